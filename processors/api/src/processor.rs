@@ -1,0 +1,31 @@
+use std::time::Instant;
+
+use crate::Batch;
+
+/// What a processor is told about where it runs.
+#[derive(Debug, Clone)]
+pub struct ProcessorContext {
+    /// The component id, `type[/name]`.
+    pub id: String,
+    /// The pipeline id, `signal[/name]`.
+    pub pipeline: String,
+}
+
+/// A processor transforms batches of one pipeline.
+///
+/// It may pass batches on, hold them (batching, tail sampling) or refuse
+/// them by failing their acks. It never blocks: the runtime calls it from
+/// the pipeline task and drives its timers.
+pub trait Processor: Send + 'static {
+    fn process(&mut self, batch: Batch, out: &mut Vec<Batch>);
+
+    /// When the processor next wants [`Processor::on_deadline`] to run.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_deadline(&mut self, _now: Instant, _out: &mut Vec<Batch>) {}
+
+    /// Hands over everything held; called once on shutdown.
+    fn flush(&mut self, _out: &mut Vec<Batch>) {}
+}
