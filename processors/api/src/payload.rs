@@ -181,13 +181,12 @@ fn split_nested<R: Clone, S: Clone, I>(
             }
             if n == 0 && scopes_of(&mut taken).is_empty() {
                 n = 1; // always make progress
-                w = weight(&items[0]);
             }
             let rest = items.split_off(n);
             let head = std::mem::replace(items, rest);
             let mut part = s.clone();
             *items_of(&mut part) = head;
-            budget = budget.saturating_sub(w);
+
             scopes_of(&mut taken).push(part);
             budget = 0;
         }

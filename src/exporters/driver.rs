@@ -1,0 +1,135 @@
+use std::sync::Arc;
+
+use aiotel_api::{Batch, Payload, PipelineError, Signal};
+use tokio_util::sync::CancellationToken;
+use tower::{Service, ServiceExt};
+
+use super::retry::Backoff;
+use super::{ExporterHandle, QueueSettings, RetrySettings, RunningExporter};
+use crate::components::ComponentId;
+use crate::pipeline::{Consumer, OnFull};
+use crate::service::ServiceCtx;
+use crate::telemetry::ComponentCounters;
+
+/// Starts the generic exporter loop over `svc`. The service answers with
+/// the number of items the backend rejected (OTLP partial success).
+pub fn spawn<S>(
+    id: &ComponentId,
+    signal: Signal,
+    svc: S,
+    queue: &QueueSettings,
+    retry: &RetrySettings,
+    ctx: &ServiceCtx,
+) -> ExporterHandle
+where
+    S: Service<Arc<Payload>, Response = u64, Error = PipelineError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    let (cap, workers) = if queue.enabled { (queue.queue_size, queue.num_consumers) } else { (1, 1) };
+    let (tx, rx) = async_channel::bounded::<Batch>(cap);
+    let counters = ctx.metrics.exporter(&id.to_string(), signal);
+    let probe = rx.clone().downgrade();
+    ctx.metrics.queue("exporter", &id.to_string(), signal, cap, Arc::new(move || probe.upgrade().map(|r| r.len()).unwrap_or(0)));
+    let on_full = if queue.enabled && !queue.block_on_overflow { OnFull::Refuse } else { OnFull::Block };
+    let consumer = Consumer::new(tx, on_full, queue.enabled, counters.clone());
+    let give_up = CancellationToken::new();
+    let name = id.to_string();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let w = Worker {
+                id: name.clone(),
+                rx: rx.clone(),
+                svc: svc.clone(),
+                retry: retry.clone(),
+                counters: counters.clone(),
+                give_up: give_up.clone(),
+            };
+            tokio::spawn(w.run())
+        })
+        .collect();
+    let done = tokio::spawn(async move {
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    ExporterHandle { consumer, running: RunningExporter { id: name, signal, done, give_up } }
+}
+
+struct Worker<S> {
+    id: String,
+    rx: async_channel::Receiver<Batch>,
+    svc: S,
+    retry: RetrySettings,
+    counters: ComponentCounters,
+    give_up: CancellationToken,
+}
+
+enum Failure {
+    GaveUp,
+    Failed(PipelineError),
+}
+
+impl<S> Worker<S>
+where
+    S: Service<Arc<Payload>, Response = u64, Error = PipelineError> + Send,
+    S::Future: Send,
+{
+    async fn run(mut self) {
+        while let Ok(batch) = self.rx.recv().await {
+            let n = batch.payload.item_count() as u64;
+            let Batch { payload, acks } = batch;
+            let outcome =
+                if self.give_up.is_cancelled() { Err(Failure::GaveUp) } else { self.export(Arc::new(payload)).await };
+            let err = match outcome {
+                Ok(rejected) => {
+                    self.counters.sent.inc_by(n.saturating_sub(rejected));
+                    self.counters.send_failed.inc_by(rejected.min(n));
+                    acks.into_iter().for_each(|a| a.ok());
+                    continue;
+                }
+                Err(Failure::GaveUp) => {
+                    self.counters.dropped.inc_by(n);
+                    tracing::warn!(exporter = %self.id, items = n, "shutdown deadline passed; data not delivered");
+                    PipelineError::shutting_down()
+                }
+                Err(Failure::Failed(e)) => {
+                    self.counters.send_failed.inc_by(n);
+                    tracing::error!(exporter = %self.id, items = n, error = %e, "export failed; data dropped");
+                    e
+                }
+            };
+            acks.into_iter().for_each(|a| a.fail(err.clone()));
+        }
+    }
+
+    async fn export(&mut self, payload: Arc<Payload>) -> Result<u64, Failure> {
+        let started = std::time::Instant::now();
+        let mut backoff = Backoff::new(&self.retry);
+        loop {
+            let attempt = async {
+                let svc = self.svc.ready().await?;
+                svc.call(payload.clone()).await
+            };
+            let err = tokio::select! {
+                r = attempt => match r {
+                    Ok(rejected) => return Ok(rejected),
+                    Err(e) => e,
+                },
+                _ = self.give_up.cancelled() => return Err(Failure::GaveUp),
+            };
+            if !self.retry.enabled || !err.is_retryable() {
+                return Err(Failure::Failed(err));
+            }
+            let wait = backoff.next_wait(err.retry_after);
+            let max = self.retry.max_elapsed_time;
+            if !max.is_zero() && started.elapsed() + wait > max {
+                return Err(Failure::Failed(err));
+            }
+            tracing::debug!(exporter = %self.id, error = %err, ?wait, "export failed; retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.give_up.cancelled() => return Err(Failure::GaveUp),
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Extensions: components outside the data path.
+
+mod health_check;
+
+use crate::components::Factory;
+
+pub fn factories() -> Vec<Factory> {
+    vec![health_check::factory()]
+}

@@ -1,0 +1,95 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aiotel_api::{Batch, ProcessorContext, Signal};
+use tokio::task::JoinHandle;
+
+use super::{runner, Consumer, Consumers, Fanout, OnFull};
+use crate::components::ComponentId;
+use crate::config::{Config, PipelineId};
+use crate::exporters::{ExporterHandle, RunningExporter};
+use crate::service::ServiceCtx;
+use crate::telemetry::ComponentCounters;
+
+/// The wired pipelines. Receivers get their outputs here but are started
+/// by the service; nothing here keeps a sender, so queues close in order
+/// as each upstream stage finishes.
+pub struct Graph {
+    pub receivers: Vec<(ComponentId, Consumers)>,
+    pub pipelines: Vec<(PipelineId, JoinHandle<()>)>,
+    pub exporters: Vec<RunningExporter>,
+}
+
+pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
+    // 1. One bounded input queue per pipeline.
+    let mut inputs: BTreeMap<PipelineId, (async_channel::Sender<Batch>, async_channel::Receiver<Batch>)> =
+        BTreeMap::new();
+    for id in cfg.pipelines.keys() {
+        let (tx, rx) = async_channel::bounded(cfg.pipeline_queue_size);
+        let probe = tx.clone().downgrade();
+        ctx.metrics.queue(
+            "pipeline",
+            &id.to_string(),
+            id.signal,
+            cfg.pipeline_queue_size,
+            Arc::new(move || probe.upgrade().map(|t| t.len()).unwrap_or(0)),
+        );
+        inputs.insert(id.clone(), (tx, rx));
+    }
+    let input_consumer = |p: &PipelineId, on_full: OnFull| {
+        Consumer::new(inputs[p].0.clone(), on_full, false, ComponentCounters::default())
+    };
+
+    // 2. One exporter instance per (id, signal), shared by the pipelines of that signal.
+    let mut exporters: BTreeMap<(ComponentId, Signal), ExporterHandle> = BTreeMap::new();
+    for (pid, p) in &cfg.pipelines {
+        for e in &p.exporters {
+            if cfg.connectors.contains_key(e) || exporters.contains_key(&(e.clone(), pid.signal)) {
+                continue;
+            }
+            let ecfg = cfg.exporters.get(e).ok_or_else(|| format!("exporter {e} is not configured"))?;
+            let handle = ecfg.build(e, pid.signal, ctx).map_err(|m| format!("exporter {e}: {m}"))?;
+            exporters.insert((e.clone(), pid.signal), handle);
+        }
+    }
+
+    // 3. Each pipeline's outputs: exporters, and the pipelines its connectors feed.
+    let mut pipelines = Vec::new();
+    for (pid, p) in &cfg.pipelines {
+        let mut outs = Vec::new();
+        for e in &p.exporters {
+            if let Some(conn) = cfg.connectors.get(e) {
+                for (target, tp) in &cfg.pipelines {
+                    if tp.receivers.contains(e) && conn.supports(pid.signal, target.signal) {
+                        outs.push(input_consumer(target, OnFull::Block));
+                    }
+                }
+            } else if let Some(h) = exporters.get(&(e.clone(), pid.signal)) {
+                outs.push(h.consumer.clone());
+            }
+        }
+        let mut procs = Vec::new();
+        for pr in &p.processors {
+            let pcfg = cfg.processors.get(pr).ok_or_else(|| format!("processor {pr} is not configured"))?;
+            let pctx = ProcessorContext { id: pr.to_string(), pipeline: pid.to_string() };
+            procs.push(pcfg.build(&pctx, ctx).map_err(|m| format!("processor {pr} in pipeline {pid}: {m}"))?);
+        }
+        let rx = inputs[pid].1.clone();
+        pipelines.push((pid.clone(), tokio::spawn(runner::run(rx, procs, Fanout(outs)))));
+    }
+
+    // 4. Receivers feed the input queues of every pipeline that lists them; a full queue refuses.
+    let mut receivers: BTreeMap<ComponentId, Consumers> = BTreeMap::new();
+    for (pid, p) in &cfg.pipelines {
+        for r in &p.receivers {
+            if cfg.connectors.contains_key(r) {
+                continue;
+            }
+            let slot = receivers.entry(r.clone()).or_default().slot(pid.signal);
+            slot.get_or_insert_with(Fanout::default).0.push(input_consumer(pid, OnFull::Refuse));
+        }
+    }
+    drop(inputs);
+    let exporters = exporters.into_values().map(ExporterHandle::detach).collect();
+    Ok(Graph { receivers: receivers.into_iter().collect(), pipelines, exporters })
+}

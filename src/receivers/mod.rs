@@ -1,0 +1,12 @@
+//! Receivers: they decode what clients send and wait for the pipeline's
+//! answer, so refusals and failures reach the client as retryable errors.
+
+mod ingest;
+mod otlp;
+
+use crate::components::Factory;
+pub use ingest::{ingest, Rejected};
+
+pub fn factories() -> Vec<Factory> {
+    vec![otlp::factory()]
+}
