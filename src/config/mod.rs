@@ -98,7 +98,7 @@ impl Config {
         let mut env_errors = Vec::new();
         env::expand(&mut merged, "", env, &mut env_errors);
         let base_dir = sources.last().map(|s| s.base_dir.clone()).unwrap_or_default();
-        let mut v = Validator { registry, issues: Vec::new(), base_dir };
+        let mut v = Validator { registry, issues: Vec::new(), base_dir, declared: BTreeSet::new() };
         for (path, msg) in env_errors {
             v.issue(path, msg);
         }
@@ -125,6 +125,9 @@ struct Validator<'a> {
     registry: &'a Registry,
     issues: Vec<ConfigIssue>,
     base_dir: PathBuf,
+    /// Every component id present in a section, even one whose settings failed,
+    /// so a bad block is not also reported as "not configured".
+    declared: BTreeSet<(&'static str, ComponentId)>,
 }
 
 const SECTIONS: [&str; 6] = ["receivers", "processors", "exporters", "connectors", "extensions", "service"];
@@ -169,6 +172,7 @@ impl Validator<'_> {
             let path = format!("service::extensions::{i}");
             match ComponentId::parse(e) {
                 Ok(id) if extensions.contains_key(&id) => service_extensions.push(id),
+                Ok(id) if self.declared.contains(&("extensions", id.clone())) => {}
                 Ok(_) => self.issue(path, format!("references extension {e:?} which is not configured")),
                 Err(m) => self.issue(path, m),
             }
@@ -224,6 +228,7 @@ impl Validator<'_> {
                     continue;
                 }
             };
+            self.declared.insert((kind.section(), id.clone()));
             let Some(factory) = self.registry.get(kind, &id.ty) else {
                 let known = self.registry.types(kind).join(", ");
                 self.issue(path, format!("unknown {} type {:?}; known types: {known}", kind.noun(), id.ty));
@@ -302,7 +307,13 @@ impl Validator<'_> {
                         let set = if kind == Kind::Receiver { &mut connector_out } else { &mut connector_in };
                         set.entry(id.clone()).or_default().insert(signal);
                     } else if !map.contains_key(&id) {
-                        v.issue(&*path, format!("references {noun} {s:?} which is not configured"));
+                        let section = if kind == Kind::Exporter { "exporters" } else { kind.section() };
+                        let declared = v.declared.contains(&(section, id.clone()))
+                            || (kind == Kind::Exporter || kind == Kind::Receiver)
+                                && v.declared.contains(&("connectors", id.clone()));
+                        if !declared {
+                            v.issue(&*path, format!("references {noun} {s:?} which is not configured"));
+                        }
                         continue;
                     } else if let Some(f) = v.registry.get(kind, &id.ty) {
                         if !f.signals.contains(&signal) {
