@@ -7,7 +7,6 @@ use super::Fanout;
 /// through its processors in order and hands the results to its exporters.
 /// Returns once the input is closed and everything held has been flushed.
 pub async fn run(input: async_channel::Receiver<Batch>, mut processors: Vec<Box<dyn Processor>>, out: Fanout) {
-    let mut stage_buf: Vec<Batch> = Vec::new();
     loop {
         let deadline = processors.iter().filter_map(|p| p.next_deadline()).min();
         let batch = match deadline {
@@ -15,26 +14,34 @@ pub async fn run(input: async_channel::Receiver<Batch>, mut processors: Vec<Box<
                 b = input.recv() => b.ok(),
                 _ = tokio::time::sleep_until(Instant::from_std(d)) => {
                     let now = std::time::Instant::now();
-                    for i in 0..processors.len() {
-                        processors[i].on_deadline(now, &mut stage_buf);
-                        let ready = std::mem::take(&mut stage_buf);
-                        dispatch(&mut processors[i + 1..], ready, &out).await;
-                    }
+                    fire(&mut processors, &out, |p, buf| p.on_deadline(now, buf)).await;
                     continue;
                 }
             },
             None => input.recv().await.ok(),
         };
-        match batch {
-            Some(b) => dispatch(&mut processors, vec![b], &out).await,
-            None => break,
+        let Some(b) = batch else { break };
+        dispatch(&mut processors, vec![b], &out).await;
+        if input.is_empty() {
+            fire(&mut processors, &out, |p, buf| p.on_idle(buf)).await;
         }
     }
     // Drain upstream-first: each processor's held data flows through the rest.
+    fire(&mut processors, &out, |p, buf| p.flush(buf)).await;
+}
+
+/// Calls `event` on each processor in order, passing what it releases through the ones after it.
+async fn fire(
+    processors: &mut [Box<dyn Processor>],
+    out: &Fanout,
+    mut event: impl FnMut(&mut dyn Processor, &mut Vec<Batch>),
+) {
     for i in 0..processors.len() {
-        processors[i].flush(&mut stage_buf);
-        let ready = std::mem::take(&mut stage_buf);
-        dispatch(&mut processors[i + 1..], ready, &out).await;
+        let mut ready = Vec::new();
+        event(processors[i].as_mut(), &mut ready);
+        if !ready.is_empty() {
+            dispatch(&mut processors[i + 1..], ready, out).await;
+        }
     }
 }
 

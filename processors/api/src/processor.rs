@@ -26,6 +26,9 @@ pub trait Processor: Send + 'static {
 
     fn on_deadline(&mut self, _now: Instant, _out: &mut Vec<Batch>) {}
 
+    /// The pipeline's input queue is empty: nothing more will arrive soon.
+    fn on_idle(&mut self, _out: &mut Vec<Batch>) {}
+
     /// Hands over everything held; called once on shutdown.
     fn flush(&mut self, _out: &mut Vec<Batch>) {}
 }

@@ -18,11 +18,15 @@ pub struct BatchConfig {
     /// Send whatever is buffered after this long, even if small.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Send as soon as the pipeline has nothing more waiting. Clients wait for
+    /// their data to leave the batch (so failures reach them); this keeps that
+    /// wait short when load is light, while heavy load still fills batches.
+    pub flush_when_idle: bool,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        Self { send_batch_size: 8192, send_batch_max_size: 0, timeout: Duration::from_millis(200) }
+        Self { send_batch_size: 8192, send_batch_max_size: 0, timeout: Duration::from_millis(200), flush_when_idle: true }
     }
 }
 
@@ -101,6 +105,12 @@ impl Processor for BatchProcessor {
         }
     }
 
+    fn on_idle(&mut self, out: &mut Vec<Batch>) {
+        if self.cfg.flush_when_idle {
+            self.emit(out);
+        }
+    }
+
     fn flush(&mut self, out: &mut Vec<Batch>) {
         self.emit(out);
     }
@@ -139,6 +149,21 @@ mod tests {
         assert!(rc.try_recv().is_err());
         parts.next().unwrap().ok();
         assert!(rc.try_recv().unwrap().is_ok());
+    }
+
+    #[test]
+    fn idle_flush_is_optional() {
+        let mut out = Vec::new();
+        let mut eager = BatchProcessor::new(BatchConfig::default());
+        eager.process(spans(3).0, &mut out);
+        eager.on_idle(&mut out);
+        assert_eq!(out.len(), 1);
+        out.clear();
+        let mut patient = BatchProcessor::new(BatchConfig { flush_when_idle: false, ..Default::default() });
+        patient.process(spans(3).0, &mut out);
+        patient.on_idle(&mut out);
+        assert!(out.is_empty());
+        assert!(patient.next_deadline().is_some());
     }
 
     #[test]

@@ -1,0 +1,55 @@
+"""SIGTERM during steady load loses no acknowledged span."""
+
+import signal
+import time
+
+from conftest import free_port, read_jsonl, wait_until
+from load import Load, make_spans, span_ids_in_file
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from pipelines import back
+
+FRONT = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+processors:
+  batch: {send_batch_size: 500, timeout: 1s}
+exporters:
+  otlp/back:
+    endpoint: 127.0.0.1:BACK_PORT
+    tls: {insecure: true}
+    sending_queue: {queue_size: 100}
+extensions:
+  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
+service:
+  extensions: [health_check]
+  shutdown_timeout: 30s
+  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
+  pipelines:
+    traces: {receivers: [otlp], processors: [batch], exporters: [otlp/back]}
+"""
+
+
+def test_sigterm_under_load_loses_no_acknowledged_span(spawn, workdir):
+    back_port, grpc_port = free_port(), free_port()
+    out = workdir / "out.jsonl"
+    spawn("back", back(back_port, out))
+    front = spawn("front", FRONT.replace("BACK_PORT", str(back_port)).replace("GRPC_PORT", str(grpc_port)))
+    spans = make_spans(40000, payload_bytes=256)
+    # The SDK gives up quickly once the daemon is gone, so the run ends soon after SIGTERM.
+    load = Load(lambda: OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True, timeout=2), spans, batch=100, threads=4)
+    load.start()
+    time.sleep(2.0)
+    assert load.alive(), "load finished before SIGTERM; make it longer"
+    front.proc.send_signal(signal.SIGTERM)
+    assert front.proc.wait(timeout=60) == 0
+    load.stop_flag.set()
+    load.join(timeout=60)
+    assert "shutdown complete" in front.logs()
+    acked = load.acked
+    assert len(acked) > 0 and load.failed > 0, (len(acked), load.failed)
+    got = wait_until(lambda: (lambda ids: ids if acked <= ids else None)(span_ids_in_file(read_jsonl(out))), timeout=30,
+                     what="every acknowledged span at the backend")
+    assert not (acked - got)
+    print(f"acked={len(acked)} failed_after_sigterm={load.failed} delivered={len(got)}")
