@@ -140,6 +140,9 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> Re
     if let Some(m) = metrics_server {
         m.stop().await;
     }
-    tracing::info!("shutdown complete");
+    match ctx.metrics.undelivered() {
+        0 => tracing::info!("shutdown complete; everything accepted was delivered"),
+        n => tracing::warn!(undelivered = n, "shutdown complete; {n} accepted item(s) could not be delivered"),
+    }
     Ok(())
 }

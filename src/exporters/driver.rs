@@ -89,6 +89,7 @@ where
                 }
                 Err(Failure::GaveUp) => {
                     self.counters.dropped.inc_by(n);
+                    self.counters.undelivered.inc_by(n);
                     tracing::warn!(exporter = %self.id, items = n, "shutdown deadline passed; data not delivered");
                     PipelineError::shutting_down()
                 }

@@ -44,6 +44,7 @@ pub struct SelfMetrics {
     queues: Mutex<Vec<(Labels, Arc<dyn Fn() -> usize + Send + Sync>)>>,
     rss: Gauge,
     cpu: Gauge<f64, AtomicU64>,
+    undelivered: Counter,
 }
 
 /// Counters a component increments on its hot path, resolved once.
@@ -55,6 +56,8 @@ pub struct ComponentCounters {
     pub send_failed: Counter,
     pub enqueue_failed: Counter,
     pub dropped: Counter,
+    /// Shared by every exporter: items abandoned at shutdown, for the final report.
+    pub undelivered: Counter,
 }
 
 
@@ -79,6 +82,8 @@ impl SelfMetrics {
         let cpu = Gauge::<f64, AtomicU64>::default();
         reg.register("aiotel_process_memory_rss_bytes", "Resident memory of the process", rss.clone());
         reg.register("aiotel_process_cpu_seconds", "CPU time used by the process, user plus system", cpu.clone());
+        let undelivered = Counter::default();
+        reg.register("aiotel_shutdown_undelivered_items", "Items of any signal abandoned when shutdown's deadline passed", undelivered.clone());
         Arc::new(SelfMetrics {
             registry: Mutex::new(reg),
             receiver_accepted,
@@ -92,6 +97,7 @@ impl SelfMetrics {
             queues: Mutex::new(Vec::new()),
             rss,
             cpu,
+            undelivered,
         })
     }
 
@@ -111,6 +117,7 @@ impl SelfMetrics {
             send_failed: self.exporter_send_failed.get(signal, &l),
             enqueue_failed: self.exporter_enqueue_failed.get(signal, &l),
             dropped: self.exporter_dropped.get(signal, &l),
+            undelivered: self.undelivered.clone(),
             ..Default::default()
         }
     }
@@ -126,6 +133,11 @@ impl SelfMetrics {
         if let Ok(mut q) = self.queues.lock() {
             q.push((l, len));
         }
+    }
+
+    /// Items abandoned at shutdown so far.
+    pub fn undelivered(&self) -> u64 {
+        self.undelivered.get()
     }
 
     /// The OpenMetrics text of every self-metric, refreshed now.

@@ -53,3 +53,62 @@ def test_sigterm_under_load_loses_no_acknowledged_span(spawn, workdir):
                      what="every acknowledged span at the backend")
     assert not (acked - got)
     print(f"acked={len(acked)} failed_after_sigterm={load.failed} delivered={len(got)}")
+
+
+STUCK = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+exporters:
+  otlp/back:
+    endpoint: 127.0.0.1:BACK_PORT
+    tls: {insecure: true}
+    timeout: 500ms
+    retry_on_failure: {initial_interval: 100ms, max_elapsed_time: 0s}
+extensions:
+  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
+service:
+  extensions: [health_check]
+  shutdown_timeout: 3s
+  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
+  pipelines:
+    traces: {receivers: [otlp], exporters: [otlp/back]}
+"""
+
+
+def test_undeliverable_data_is_reported_at_shutdown(spawn, workdir):
+    import os
+    import urllib.error
+    import urllib.request
+
+    back_port, grpc_port = free_port(), free_port()
+    backend = spawn("back", back(back_port, workdir / "out.jsonl"))
+    os.kill(backend.proc.pid, signal.SIGSTOP)
+    try:
+        front = spawn("front", STUCK.replace("BACK_PORT", str(back_port)).replace("GRPC_PORT", str(grpc_port)))
+        exp = OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True, timeout=5)
+        for _ in range(3):
+            assert exp.export(make_spans(7)).name == "SUCCESS"
+        time.sleep(1)
+        assert front.metric_sum("aiotel_exporter_sent_spans_total") == 0
+        front.proc.send_signal(signal.SIGTERM)
+        # While draining, the health check says not ready.
+        codes = []
+        t0 = time.time()
+        while front.proc.poll() is None and time.time() - t0 < 10:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{front.health_port}/", timeout=1)
+                codes.append(200)
+            except urllib.error.HTTPError as e:
+                codes.append(e.code)
+            except OSError:
+                pass
+            time.sleep(0.1)
+        assert front.proc.wait(timeout=10) == 0
+        # The first probe may land before the signal is handled; once not ready, never ready again.
+        assert 503 in codes and 200 not in codes[codes.index(503):], codes
+        logs = front.logs()
+        assert "21 accepted item(s) could not be delivered" in logs, logs[-2000:]
+    finally:
+        os.kill(backend.proc.pid, signal.SIGCONT)

@@ -82,7 +82,14 @@ impl<K: SignalKind> tower::Service<http::Request<Body>> for OtlpService<K> {
             let mut grpc = tonic::server::Grpc::new(PayloadCodec(K::SIGNAL))
                 .apply_compression_config(enc, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(this.max_decode), None);
-            Ok(grpc.unary(Export(this.handler.clone()), req).await)
+            let mut resp = grpc.unary(Export(this.handler.clone()), req).await;
+            // tonic answers an oversized message with OUT_OF_RANGE, which OTLP
+            // clients retry forever; RESOURCE_EXHAUSTED without RetryInfo is final.
+            let headers = resp.headers_mut();
+            if headers.get("grpc-status").is_some_and(|v| v == "11") {
+                headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+            }
+            Ok(resp)
         })
     }
 }
