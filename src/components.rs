@@ -36,7 +36,9 @@ impl ComponentId {
         }
         if let Some(n) = name {
             if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c == '/') {
-                return Err(format!("invalid component id {s:?}: the name after '/' must be non-empty, without spaces or '/'"));
+                return Err(format!(
+                    "invalid component id {s:?}: the name after '/' must be non-empty, without spaces or '/'"
+                ));
             }
         }
         Ok(ComponentId { ty: ty.to_string(), name: name.map(str::to_string) })
@@ -130,7 +132,12 @@ pub trait Running: Send {
 }
 
 pub trait ReceiverConfig: Send + Sync {
-    fn start(&self, id: &ComponentId, ctx: &ServiceCtx, consumers: Consumers) -> BoxFuture<'static, Result<Box<dyn Running>, String>>;
+    fn start(
+        &self,
+        id: &ComponentId,
+        ctx: &ServiceCtx,
+        consumers: Consumers,
+    ) -> BoxFuture<'static, Result<Box<dyn Running>, String>>;
 }
 
 pub trait ProcessorConfig: Send + Sync {

@@ -65,13 +65,16 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> Re
         Some(addr) => {
             let listener = crate::net::bind(&addr).await?;
             let m = ctx.metrics.clone();
-            let router = axum::Router::new().route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let m = m.clone();
-                    async move { ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render()) }
-                }),
-            );
+            let router =
+                axum::Router::new().route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let m = m.clone();
+                        async move {
+                            ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render())
+                        }
+                    }),
+                );
             tracing::info!(address = %addr, "self-metrics listening");
             Some(crate::net::serve(listener, None, router))
         }

@@ -16,7 +16,8 @@ pub fn expand(v: &mut Value, path: &str, lookup: &dyn Fn(&str) -> Option<String>
         }
         Value::Mapping(m) => {
             for (k, item) in m.iter_mut() {
-                let key = k.as_str().map(str::to_string).unwrap_or_else(|| super::yaml::to_string(k).trim().to_string());
+                let key =
+                    k.as_str().map(str::to_string).unwrap_or_else(|| super::yaml::to_string(k).trim().to_string());
                 expand(item, &join(path, &key), lookup, errors);
             }
         }

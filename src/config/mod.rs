@@ -191,7 +191,9 @@ impl Validator<'_> {
         }
         macro_rules! pick {
             ($map:expr, $variant:ident) => {
-                $map.into_iter().filter_map(|(id, p)| if let Parsed::$variant(c) = p { Some((id, c)) } else { None }).collect()
+                $map.into_iter()
+                    .filter_map(|(id, p)| if let Parsed::$variant(c) = p { Some((id, c)) } else { None })
+                    .collect()
             };
         }
         Some(Config {

@@ -68,8 +68,11 @@ impl LineIndex {
                     if !path.is_empty() {
                         lines.entry(path.clone()).or_insert(mark.line());
                     }
-                    let frame =
-                        if matches!(ev, Event::MappingStart(..)) { Frame::Map { key: None } } else { Frame::Seq { next: 0 } };
+                    let frame = if matches!(ev, Event::MappingStart(..)) {
+                        Frame::Map { key: None }
+                    } else {
+                        Frame::Seq { next: 0 }
+                    };
                     stack.push((path, frame));
                 }
                 Event::MappingEnd | Event::SequenceEnd => {

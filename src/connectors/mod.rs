@@ -10,7 +10,13 @@ use crate::components::{parse_block, ConnectorConfig, Factory, Kind, Parsed, Sta
 use crate::config::yaml::Value;
 
 pub fn factories() -> Vec<Factory> {
-    vec![Factory { kind: Kind::Connector, ty: "forward", stability: Stability::Beta, signals: &Signal::ALL, parse: forward }]
+    vec![Factory {
+        kind: Kind::Connector,
+        ty: "forward",
+        stability: Stability::Beta,
+        signals: &Signal::ALL,
+        parse: forward,
+    }]
 }
 
 /// `forward` takes no settings and passes data to pipelines of the same signal.

@@ -84,14 +84,23 @@ fn print(out: &mut impl Write, v: Verbosity, p: &Payload) -> std::io::Result<()>
         Verbosity::Basic => Ok(()),
         Verbosity::Normal => match p {
             Payload::Traces(rs) => rs.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).try_for_each(|s| {
-                writeln!(out, "  {} {} {} dur={}ns", hex(&s.trace_id), hex(&s.span_id), s.name, s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano))
+                writeln!(
+                    out,
+                    "  {} {} {} dur={}ns",
+                    hex(&s.trace_id),
+                    hex(&s.span_id),
+                    s.name,
+                    s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano)
+                )
             }),
             Payload::Logs(rl) => rl.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records).try_for_each(|l| {
                 writeln!(out, "  {} {:?}", l.severity_text, l.body.as_ref().and_then(|b| b.value.as_ref()))
             }),
-            Payload::Metrics(rm) => {
-                rm.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).try_for_each(|m| writeln!(out, "  {} ({})", m.name, m.unit))
-            }
+            Payload::Metrics(rm) => rm
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .try_for_each(|m| writeln!(out, "  {} ({})", m.name, m.unit)),
         },
         Verbosity::Detailed => {
             let mut buf = Vec::new();

@@ -29,7 +29,13 @@ where
     let (tx, rx) = async_channel::bounded::<Batch>(cap);
     let counters = ctx.metrics.exporter(&id.to_string(), signal);
     let probe = rx.clone().downgrade();
-    ctx.metrics.queue("exporter", &id.to_string(), signal, cap, Arc::new(move || probe.upgrade().map(|r| r.len()).unwrap_or(0)));
+    ctx.metrics.queue(
+        "exporter",
+        &id.to_string(),
+        signal,
+        cap,
+        Arc::new(move || probe.upgrade().map(|r| r.len()).unwrap_or(0)),
+    );
     let on_full = if queue.enabled && !queue.block_on_overflow { OnFull::Refuse } else { OnFull::Block };
     let consumer = Consumer::new(tx, on_full, queue.enabled, counters.clone());
     let give_up = CancellationToken::new();

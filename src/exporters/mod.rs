@@ -5,7 +5,7 @@ mod debug;
 mod driver;
 pub mod encode;
 mod file;
-mod otlp_grpc;
+pub mod otlp_grpc;
 mod otlp_http;
 mod queue;
 mod retry;

@@ -127,7 +127,8 @@ impl ExporterConfig for OtlpGrpcConfig {
         let channel = ep.connect_lazy();
         let mut headers = tonic::metadata::MetadataMap::new();
         for (k, v) in &self.headers {
-            let key = tonic::metadata::MetadataKey::from_bytes(k.to_lowercase().as_bytes()).map_err(|e| e.to_string())?;
+            let key =
+                tonic::metadata::MetadataKey::from_bytes(k.to_lowercase().as_bytes()).map_err(|e| e.to_string())?;
             headers.insert(key, v.parse().map_err(|_| format!("header {k} has an invalid value"))?);
         }
         let svc = OtlpGrpc {
@@ -188,7 +189,7 @@ impl tower::Service<Arc<Payload>> for OtlpGrpc {
 
 /// Sends pre-encoded request bytes; decodes the common response shape.
 #[derive(Clone, Copy)]
-struct RawCodec;
+pub struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Bytes;
@@ -220,4 +221,3 @@ impl Decoder for RawCodec {
         ExportResponse::decode(bytes).map(Some).map_err(|e| tonic::Status::internal(e.to_string()))
     }
 }
-

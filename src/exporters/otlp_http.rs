@@ -79,7 +79,8 @@ pub fn factory() -> Factory {
 fn parse(raw: Value, _base: &Path) -> Result<Parsed, Vec<(String, String)>> {
     let cfg: OtlpHttpConfig = parse_block(raw)?;
     let mut errs = cfg.tls.validate();
-    if cfg.endpoint.is_empty() && [&cfg.traces_endpoint, &cfg.metrics_endpoint, &cfg.logs_endpoint].iter().all(|e| e.is_none())
+    if cfg.endpoint.is_empty()
+        && [&cfg.traces_endpoint, &cfg.metrics_endpoint, &cfg.logs_endpoint].iter().all(|e| e.is_none())
     {
         errs.push(("endpoint".into(), "missing".into()));
     }
@@ -174,7 +175,9 @@ impl tower::Service<Arc<Payload>> for OtlpHttp {
                 Compression::Gzip => {
                     req = req.header("content-encoding", "gzip");
                     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                    enc.write_all(&body).and_then(|_| enc.finish()).map_err(|e| PipelineError::permanent(e.to_string()))?
+                    enc.write_all(&body)
+                        .and_then(|_| enc.finish())
+                        .map_err(|e| PipelineError::permanent(e.to_string()))?
                 }
                 Compression::Zstd => {
                     req = req.header("content-encoding", "zstd");
@@ -194,7 +197,8 @@ impl tower::Service<Arc<Payload>> for OtlpHttp {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let is_json = resp.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            let is_json =
+                resp.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
             let bytes = resp.bytes().await.unwrap_or_default();
             if !status.is_success() {
                 return Err(crate::status::from_http(status, retry_after, &String::from_utf8_lossy(&bytes)));

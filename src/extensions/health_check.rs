@@ -59,7 +59,11 @@ async fn status(State(h): State<Arc<Health>>) -> impl IntoResponse {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "Server not available")
     };
-    (code, [(http::header::CONTENT_TYPE, "application/json")], serde_json::json!({ "status": status, "uptime": h.uptime() }).to_string())
+    (
+        code,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "status": status, "uptime": h.uptime() }).to_string(),
+    )
 }
 
 struct Server(crate::net::HttpServer);

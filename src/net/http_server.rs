@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 pub async fn bind(endpoint: &str) -> Result<TcpListener, String> {
     let addrs: Vec<_> =
         tokio::net::lookup_host(endpoint).await.map_err(|e| format!("cannot resolve {endpoint:?}: {e}"))?.collect();
-    let addr = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).ok_or(format!("{endpoint:?} resolves to nothing"))?;
+    let addr =
+        addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).ok_or(format!("{endpoint:?} resolves to nothing"))?;
     TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {endpoint} ({addr}): {e}"))
 }
 

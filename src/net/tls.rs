@@ -16,10 +16,16 @@ pub struct ServerTls {
 impl ServerTls {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for (k, p) in [("cert_file", Some(&self.cert_file)), ("key_file", Some(&self.key_file)), ("client_ca_file", self.client_ca_file.as_ref())] {
+        for (k, p) in [
+            ("cert_file", Some(&self.cert_file)),
+            ("key_file", Some(&self.key_file)),
+            ("client_ca_file", self.client_ca_file.as_ref()),
+        ] {
             match p {
                 Some(p) if p.as_os_str().is_empty() => out.push((format!("tls::{k}"), "missing".into())),
-                Some(p) if !p.exists() => out.push((format!("tls::{k}"), format!("file {} does not exist", p.display()))),
+                Some(p) if !p.exists() => {
+                    out.push((format!("tls::{k}"), format!("file {} does not exist", p.display())))
+                }
                 _ => {}
             }
         }
@@ -33,8 +39,9 @@ impl ServerTls {
 
     pub fn rustls(&self) -> Result<tokio_rustls::TlsAcceptor, String> {
         let (cert, key) = self.pem()?;
-        let certs: Vec<_> =
-            rustls_pemfile::certs(&mut &cert[..]).collect::<Result<_, _>>().map_err(|e| format!("bad cert_file: {e}"))?;
+        let certs: Vec<_> = rustls_pemfile::certs(&mut &cert[..])
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("bad cert_file: {e}"))?;
         let key = rustls_pemfile::private_key(&mut &key[..])
             .map_err(|e| format!("bad key_file: {e}"))?
             .ok_or("key_file holds no private key")?;

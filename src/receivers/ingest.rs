@@ -12,7 +12,11 @@ pub struct Rejected {
 }
 
 /// Hands decoded data to the pipelines and waits until they accept it.
-pub async fn ingest(out: &Fanout, counters: &ComponentCounters, mut payload: Payload) -> Result<Rejected, PipelineError> {
+pub async fn ingest(
+    out: &Fanout,
+    counters: &ComponentCounters,
+    mut payload: Payload,
+) -> Result<Rejected, PipelineError> {
     let rejected = strip_invalid(&mut payload);
     let n = payload.item_count() as u64;
     counters.refused.inc_by(rejected.count);
@@ -62,7 +66,8 @@ fn strip_invalid(p: &mut Payload) -> Rejected {
                 for s in r.scope_logs.iter_mut() {
                     let before = s.log_records.len();
                     s.log_records.retain(|l| {
-                        (l.trace_id.is_empty() || l.trace_id.len() == 16) && (l.span_id.is_empty() || l.span_id.len() == 8)
+                        (l.trace_id.is_empty() || l.trace_id.len() == 16)
+                            && (l.span_id.is_empty() || l.span_id.len() == 8)
                     });
                     count += (before - s.log_records.len()) as u64;
                 }
@@ -77,7 +82,8 @@ fn strip_invalid(p: &mut Payload) -> Rejected {
             rm.retain(|r| !r.scope_metrics.is_empty());
         }
     }
-    let message = if count > 0 { format!("{count} item(s) had a trace or span id of the wrong length") } else { String::new() };
+    let message =
+        if count > 0 { format!("{count} item(s) had a trace or span id of the wrong length") } else { String::new() };
     Rejected { count, message }
 }
 

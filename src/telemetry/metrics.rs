@@ -60,7 +60,6 @@ pub struct ComponentCounters {
     pub undelivered: Counter,
 }
 
-
 impl SelfMetrics {
     pub fn new() -> Arc<SelfMetrics> {
         let mut reg = Registry::default();
@@ -70,10 +69,16 @@ impl SelfMetrics {
         let exporter_sent = PerSignal::register(&mut reg, "aiotel_exporter|sent", "Items delivered to the destination");
         let exporter_send_failed =
             PerSignal::register(&mut reg, "aiotel_exporter|send_failed", "Items that failed to send after retries");
-        let exporter_enqueue_failed =
-            PerSignal::register(&mut reg, "aiotel_exporter|enqueue_failed", "Items refused because the sending queue was full");
-        let exporter_dropped =
-            PerSignal::register(&mut reg, "aiotel_exporter|dropped", "Items not delivered when shutdown's deadline passed");
+        let exporter_enqueue_failed = PerSignal::register(
+            &mut reg,
+            "aiotel_exporter|enqueue_failed",
+            "Items refused because the sending queue was full",
+        );
+        let exporter_dropped = PerSignal::register(
+            &mut reg,
+            "aiotel_exporter|dropped",
+            "Items not delivered when shutdown's deadline passed",
+        );
         let queue_size = Family::<Labels, Gauge>::default();
         let queue_capacity = Family::<Labels, Gauge>::default();
         reg.register("aiotel_queue_size", "Batches waiting in a queue", queue_size.clone());
@@ -83,7 +88,11 @@ impl SelfMetrics {
         reg.register("aiotel_process_memory_rss_bytes", "Resident memory of the process", rss.clone());
         reg.register("aiotel_process_cpu_seconds", "CPU time used by the process, user plus system", cpu.clone());
         let undelivered = Counter::default();
-        reg.register("aiotel_shutdown_undelivered_items", "Items of any signal abandoned when shutdown's deadline passed", undelivered.clone());
+        reg.register(
+            "aiotel_shutdown_undelivered_items",
+            "Items of any signal abandoned when shutdown's deadline passed",
+            undelivered.clone(),
+        );
         Arc::new(SelfMetrics {
             registry: Mutex::new(reg),
             receiver_accepted,
@@ -123,7 +132,14 @@ impl SelfMetrics {
     }
 
     /// Registers a queue; its size is read at every scrape.
-    pub fn queue(&self, kind: &str, id: &str, signal: Signal, capacity: usize, len: Arc<dyn Fn() -> usize + Send + Sync>) {
+    pub fn queue(
+        &self,
+        kind: &str,
+        id: &str,
+        signal: Signal,
+        capacity: usize,
+        len: Arc<dyn Fn() -> usize + Send + Sync>,
+    ) {
         let l = vec![
             ("kind".to_string(), kind.to_string()),
             ("component".to_string(), id.to_string()),
@@ -167,7 +183,10 @@ mod tests {
         m.receiver("otlp", "grpc", Signal::Traces).accepted.inc_by(3);
         m.exporter("otlp/backend", Signal::Logs).sent.inc_by(2);
         let text = m.render();
-        assert!(text.contains("aiotel_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 3"), "{text}");
+        assert!(
+            text.contains("aiotel_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 3"),
+            "{text}"
+        );
         assert!(text.contains("aiotel_exporter_sent_log_records_total{exporter=\"otlp/backend\"} 2"), "{text}");
         assert!(text.contains("aiotel_process_memory_rss_bytes"));
     }

@@ -36,7 +36,11 @@ impl PipelineError {
         Self { kind: ErrorKind::Permanent, message: message.into(), retry_after: None }
     }
     pub fn shutting_down() -> Self {
-        Self { kind: ErrorKind::ShuttingDown, message: "aiotel is shutting down".into(), retry_after: Some(Duration::from_secs(5)) }
+        Self {
+            kind: ErrorKind::ShuttingDown,
+            message: "aiotel is shutting down".into(),
+            retry_after: Some(Duration::from_secs(5)),
+        }
     }
     pub fn is_retryable(&self) -> bool {
         self.kind != ErrorKind::Permanent
@@ -44,6 +48,10 @@ impl PipelineError {
     /// When two outcomes meet (fan-out, merged batches), the worse one wins:
     /// a permanent failure outranks a retryable one.
     pub fn worse(self, other: PipelineError) -> PipelineError {
-        if other.kind == ErrorKind::Permanent && self.kind != ErrorKind::Permanent { other } else { self }
+        if other.kind == ErrorKind::Permanent && self.kind != ErrorKind::Permanent {
+            other
+        } else {
+            self
+        }
     }
 }

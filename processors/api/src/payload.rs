@@ -77,9 +77,12 @@ impl Payload {
         match self {
             Payload::Traces(rs) => rs.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum(),
             Payload::Logs(rl) => rl.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum(),
-            Payload::Metrics(rm) => {
-                rm.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).map(|m| data_points(m.data.as_ref())).sum()
-            }
+            Payload::Metrics(rm) => rm
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .map(|m| data_points(m.data.as_ref()))
+                .sum(),
         }
     }
 
@@ -106,8 +109,12 @@ impl Payload {
     /// Resource and scope are copied into both halves where a split crosses them.
     pub fn split_front(&mut self, max_items: usize) -> Payload {
         match self {
-            Payload::Traces(rs) => Payload::Traces(split_nested(rs, max_items, |r| &mut r.scope_spans, |s| &mut s.spans, |_| 1)),
-            Payload::Logs(rl) => Payload::Logs(split_nested(rl, max_items, |r| &mut r.scope_logs, |s| &mut s.log_records, |_| 1)),
+            Payload::Traces(rs) => {
+                Payload::Traces(split_nested(rs, max_items, |r| &mut r.scope_spans, |s| &mut s.spans, |_| 1))
+            }
+            Payload::Logs(rl) => {
+                Payload::Logs(split_nested(rl, max_items, |r| &mut r.scope_logs, |s| &mut s.log_records, |_| 1))
+            }
             Payload::Metrics(rm) => Payload::Metrics(split_nested(
                 rm,
                 max_items,
@@ -122,9 +129,15 @@ impl Payload {
     pub fn encoded_len(&self) -> usize {
         use prost::Message;
         match self {
-            Payload::Traces(v) => v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum(),
-            Payload::Metrics(v) => v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum(),
-            Payload::Logs(v) => v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum(),
+            Payload::Traces(v) => {
+                v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum()
+            }
+            Payload::Metrics(v) => {
+                v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum()
+            }
+            Payload::Logs(v) => {
+                v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum()
+            }
         }
     }
 }

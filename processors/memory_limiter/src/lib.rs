@@ -168,7 +168,12 @@ mod tests {
     #[test]
     fn rejects_bad_settings() {
         assert!(MemoryLimiterConfig::default().validate().is_err());
-        let c = MemoryLimiterConfig { check_interval: Duration::from_secs(1), limit_mib: 10, spike_limit_mib: 10, ..Default::default() };
+        let c = MemoryLimiterConfig {
+            check_interval: Duration::from_secs(1),
+            limit_mib: 10,
+            spike_limit_mib: 10,
+            ..Default::default()
+        };
         assert!(c.validate().is_err());
     }
 }

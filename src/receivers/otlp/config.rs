@@ -106,7 +106,11 @@ impl OtlpReceiverConfig {
             if h.endpoint.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
                 errs.push(("protocols::http::endpoint".into(), format!("{:?} is not host:port", h.endpoint)));
             }
-            for (k, p) in [("traces_url_path", &h.traces_url_path), ("metrics_url_path", &h.metrics_url_path), ("logs_url_path", &h.logs_url_path)] {
+            for (k, p) in [
+                ("traces_url_path", &h.traces_url_path),
+                ("metrics_url_path", &h.metrics_url_path),
+                ("logs_url_path", &h.logs_url_path),
+            ] {
                 if !p.starts_with('/') {
                     errs.push((format!("protocols::http::{k}"), "must start with '/'".into()));
                 }

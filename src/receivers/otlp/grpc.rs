@@ -143,7 +143,9 @@ impl Decoder for PayloadCodec {
     type Item = Payload;
     type Error = tonic::Status;
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Payload>, Self::Error> {
-        decode(self.0, src).map(Some).map_err(|e| tonic::Status::invalid_argument(format!("malformed OTLP protobuf: {e}")))
+        decode(self.0, src)
+            .map(Some)
+            .map_err(|e| tonic::Status::invalid_argument(format!("malformed OTLP protobuf: {e}")))
     }
 }
 
@@ -155,4 +157,3 @@ pub fn decode(signal: Signal, buf: impl Buf) -> Result<Payload, prost::DecodeErr
         Signal::Logs => Payload::Logs(ExportLogsServiceRequest::decode(buf)?.resource_logs),
     })
 }
-

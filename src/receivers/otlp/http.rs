@@ -94,7 +94,8 @@ fn decompress(encoding: &str, raw: Bytes, limit: usize) -> Result<Bytes, (Status
         "" | "identity" => return Ok(raw),
         "gzip" => Box::new(flate2::read::MultiGzDecoder::new(&raw[..])),
         "zstd" => Box::new(
-            zstd::stream::read::Decoder::new(&raw[..]).map_err(|e| (StatusCode::BAD_REQUEST, format!("bad zstd: {e}")))?,
+            zstd::stream::read::Decoder::new(&raw[..])
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad zstd: {e}")))?,
         ),
         "deflate" => Box::new(flate2::read::ZlibDecoder::new(&raw[..])),
         other => return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("unsupported content encoding {other:?}"))),
@@ -115,11 +116,14 @@ fn decode(signal: Signal, format: Format, body: &[u8]) -> Result<Payload, String
         Format::Proto => super::grpc::decode(signal, body).map_err(|e| format!("malformed OTLP protobuf: {e}")),
         Format::Json => {
             let r = match signal {
-                Signal::Traces => serde_json::from_slice::<ExportTraceServiceRequest>(body).map(|r| Payload::Traces(r.resource_spans)),
-                Signal::Metrics => {
-                    serde_json::from_slice::<ExportMetricsServiceRequest>(body).map(|r| Payload::Metrics(r.resource_metrics))
+                Signal::Traces => {
+                    serde_json::from_slice::<ExportTraceServiceRequest>(body).map(|r| Payload::Traces(r.resource_spans))
                 }
-                Signal::Logs => serde_json::from_slice::<ExportLogsServiceRequest>(body).map(|r| Payload::Logs(r.resource_logs)),
+                Signal::Metrics => serde_json::from_slice::<ExportMetricsServiceRequest>(body)
+                    .map(|r| Payload::Metrics(r.resource_metrics)),
+                Signal::Logs => {
+                    serde_json::from_slice::<ExportLogsServiceRequest>(body).map(|r| Payload::Logs(r.resource_logs))
+                }
             };
             r.map_err(|e| format!("malformed OTLP JSON: {e}"))
         }

@@ -56,7 +56,12 @@ impl Handler {
 }
 
 impl ReceiverConfig for OtlpReceiverConfig {
-    fn start(&self, id: &ComponentId, ctx: &ServiceCtx, consumers: Consumers) -> BoxFuture<'static, Result<Box<dyn Running>, String>> {
+    fn start(
+        &self,
+        id: &ComponentId,
+        ctx: &ServiceCtx,
+        consumers: Consumers,
+    ) -> BoxFuture<'static, Result<Box<dyn Running>, String>> {
         let cfg = self.clone();
         let id = id.to_string();
         let metrics = ctx.metrics.clone();
@@ -70,7 +75,8 @@ impl ReceiverConfig for OtlpReceiverConfig {
                 let mut builder = tonic::transport::Server::builder();
                 if let Some(tls) = &g.tls {
                     let (cert, key) = tls.pem()?;
-                    let mut t = tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(cert, key));
+                    let mut t = tonic::transport::ServerTlsConfig::new()
+                        .identity(tonic::transport::Identity::from_pem(cert, key));
                     if let Some(ca) = &tls.client_ca_file {
                         let pem = std::fs::read(ca).map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
                         t = t.client_ca_root(tonic::transport::Certificate::from_pem(pem));
@@ -80,14 +86,20 @@ impl ReceiverConfig for OtlpReceiverConfig {
                 builder = builder.max_concurrent_streams(g.max_concurrent_streams).tcp_nodelay(true);
                 let max = g.max_recv_msg_size_mib << 20;
                 let mut router = builder.add_optional_service(
-                    signals.contains(&Signal::Traces).then(|| grpc::OtlpService::<grpc::Traces>::new(handler.clone(), max)),
+                    signals
+                        .contains(&Signal::Traces)
+                        .then(|| grpc::OtlpService::<grpc::Traces>::new(handler.clone(), max)),
                 );
                 router = router
                     .add_optional_service(
-                        signals.contains(&Signal::Metrics).then(|| grpc::OtlpService::<grpc::Metrics>::new(handler.clone(), max)),
+                        signals
+                            .contains(&Signal::Metrics)
+                            .then(|| grpc::OtlpService::<grpc::Metrics>::new(handler.clone(), max)),
                     )
                     .add_optional_service(
-                        signals.contains(&Signal::Logs).then(|| grpc::OtlpService::<grpc::Logs>::new(handler.clone(), max)),
+                        signals
+                            .contains(&Signal::Logs)
+                            .then(|| grpc::OtlpService::<grpc::Logs>::new(handler.clone(), max)),
                     );
                 let stop = CancellationToken::new();
                 let token = stop.clone();
@@ -107,11 +119,14 @@ impl ReceiverConfig for OtlpReceiverConfig {
                 let paths: Vec<(Signal, &str)> = signals
                     .iter()
                     .map(|s| {
-                        (*s, match s {
-                            Signal::Traces => h.traces_url_path.as_str(),
-                            Signal::Metrics => h.metrics_url_path.as_str(),
-                            Signal::Logs => h.logs_url_path.as_str(),
-                        })
+                        (
+                            *s,
+                            match s {
+                                Signal::Traces => h.traces_url_path.as_str(),
+                                Signal::Metrics => h.metrics_url_path.as_str(),
+                                Signal::Logs => h.logs_url_path.as_str(),
+                            },
+                        )
                     })
                     .collect();
                 let state = Arc::new(http::HttpState { handler: handler.clone(), max_body: h.max_request_body_size });

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Forwarding benchmark: OTLP gRPC in -> batch -> OTLP gRPC out -> counting sink.
+
+Runs aiotel and rotel in the same session, alternating, with the same
+pre-encoded payloads, and reports CPU-seconds per million spans and peak
+RSS of the forwarder. Ratios matter more than absolutes on a shared machine.
+
+    cargo build --release -p aiotel -p aiotel-bench
+    python3 benches/forwarding.py --spans 1000000 --rounds 3
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REL = ROOT / "target" / "release"
+CLK = os.sysconf("SC_CLK_TCK")
+
+AIOTEL_CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{port}", max_recv_msg_size_mib: 64}}
+processors:
+  batch: {{send_batch_size: 8192, timeout: 200ms}}
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:{sink}
+    tls: {{insecure: true}}
+    compression: {compression}
+service:
+  telemetry: {{metrics: {{level: none}}, logs: {{level: warn}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [{processors}], exporters: [otlp]}}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} never opened")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def rotel_bin():
+    found = shutil.which("rotel-agent")
+    if found:
+        return found
+    venv = Path(os.environ.get("AIOTEL_CACHE", Path.home() / ".cache" / "aiotel")) / "venv"
+    for p in venv.glob("lib/python*/site-packages/rotel/rotel-agent"):
+        return str(p)
+    sys.exit("rotel-agent not found: pip install rotel")
+
+
+def start_forwarder(kind, port, sink, compression, processors, tmp):
+    if kind == "aiotel":
+        cfg = Path(tmp) / "aiotel.yaml"
+        cfg.write_text(AIOTEL_CONFIG.format(port=port, sink=sink, compression=compression, processors=processors))
+        cmd = [str(REL / "aiotel"), "--config", str(cfg)]
+    else:
+        cmd = [
+            rotel_bin(), "start",
+            "--otlp-grpc-endpoint", f"127.0.0.1:{port}",
+            "--otlp-http-endpoint", f"127.0.0.1:{free_port()}",
+            "--exporter", "otlp",
+            "--otlp-exporter-endpoint", f"http://127.0.0.1:{sink}",
+            "--otlp-exporter-compression", compression,
+            "--batch-max-size", "8192", "--batch-timeout", "200ms",
+        ]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_once(kind, shape, spans, batch, concurrency, compression, processors="batch"):
+    with tempfile.TemporaryDirectory() as tmp:
+        port, sink_port = free_port(), free_port()
+        sink = subprocess.Popen([str(REL / "sink"), "--listen", f"127.0.0.1:{sink_port}", "--expect", str(spans)],
+                                stdout=subprocess.PIPE, text=True)
+        wait_port(sink_port)
+        fwd = start_forwarder(kind, port, sink_port, compression, processors, tmp)
+        try:
+            wait_port(port)
+            time.sleep(0.3)
+            cpu0 = cpu_seconds(fwd.pid)
+            t0 = time.time()
+            gen = subprocess.run([str(REL / "loadgen"), "--endpoint", f"http://127.0.0.1:{port}", "--spans", str(spans),
+                                  "--batch", str(batch), "--concurrency", str(concurrency), "--shape", shape],
+                                 capture_output=True, text=True, check=True)
+            out, _ = sink.communicate(timeout=600)
+            wall = time.time() - t0
+            cpu = cpu_seconds(fwd.pid) - cpu0
+            rss = peak_rss_mib(fwd.pid)
+        finally:
+            fwd.kill()
+            fwd.wait()
+            if sink.poll() is None:
+                sink.kill()
+        gen_stats = json.loads(gen.stdout)
+        return {
+            "cpu_s_per_m": cpu / spans * 1e6,
+            "peak_rss_mib": rss,
+            "spans_per_s": spans / wall,
+            "request_bytes": gen_stats["request_bytes"],
+            "retries": gen_stats["retries"],
+        }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", type=int, default=1_000_000)
+    ap.add_argument("--genai-spans", type=int, default=300_000)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--compression", default="gzip")
+    ap.add_argument("--targets", default="aiotel,rotel")
+    args = ap.parse_args()
+    targets = args.targets.split(",")
+    rows = []
+    for shape, n in (("plain", args.spans), ("genai", args.genai_spans)):
+        results = {t: [] for t in targets}
+        for r in range(args.rounds):
+            for t in targets if r % 2 == 0 else reversed(targets):
+                res = run_once(t, shape, n, args.batch, args.concurrency, args.compression)
+                results[t].append(res)
+                print(f"{shape:6} {t:7} round {r}: {res}", file=sys.stderr)
+        med = {t: {k: statistics.median(x[k] for x in v) for k in v[0]} for t, v in results.items()}
+        rows.append((shape, n, med))
+    print(f"\n| payload | spans | forwarder | CPU-s / 1M spans | peak RSS (MiB) | spans/s | request bytes |")
+    print("|---|---|---|---|---|---|---|")
+    for shape, n, med in rows:
+        for t, m in med.items():
+            print(f"| {shape} | {n:,} | {t} | {m['cpu_s_per_m']:.2f} | {m['peak_rss_mib']:.1f} | {m['spans_per_s']:,.0f} | {m['request_bytes']:,} |")
+    if "aiotel" in targets and "rotel" in targets:
+        print("\n| payload | CPU ratio aiotel/rotel | peak RSS ratio aiotel/rotel |")
+        print("|---|---|---|")
+        for shape, n, med in rows:
+            a, r = med["aiotel"], med["rotel"]
+            print(f"| {shape} | {a['cpu_s_per_m'] / r['cpu_s_per_m']:.2f} | {a['peak_rss_mib'] / r['peak_rss_mib']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
