@@ -151,6 +151,12 @@ pub trait ExporterConfig: Send + Sync {
 pub trait ConnectorConfig: Send + Sync {
     /// Whether data of signal `from` entering the connector comes out as signal `to`.
     fn supports(&self, from: Signal, to: Signal) -> bool;
+
+    /// The transformation between the two pipelines, run in a task of its
+    /// own; `None` hands data straight to the receiving pipelines.
+    fn build(&self, _from: Signal, _to: Signal, _ctx: &ServiceCtx) -> Result<Option<Box<dyn Processor>>, String> {
+        Ok(None)
+    }
 }
 
 pub trait ExtensionConfig: Send + Sync {

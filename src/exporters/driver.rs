@@ -132,7 +132,7 @@ where
             if !max.is_zero() && started.elapsed() + wait > max {
                 return Err(Failure::Failed(err));
             }
-            tracing::debug!(exporter = %self.id, error = %err, ?wait, "export failed; retrying");
+            tracing::info!(exporter = %self.id, error = %err, ?wait, "export failed; will retry");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.give_up.cancelled() => return Err(Failure::GaveUp),

@@ -16,7 +16,8 @@ use crate::telemetry::ComponentCounters;
 /// as each upstream stage finishes.
 pub struct Graph {
     pub receivers: Vec<(ComponentId, Consumers)>,
-    pub pipelines: Vec<(PipelineId, JoinHandle<()>)>,
+    /// Pipeline and connector tasks, by name.
+    pub pipelines: Vec<(String, JoinHandle<()>)>,
     pub exporters: Vec<RunningExporter>,
 }
 
@@ -53,15 +54,56 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
         }
     }
 
-    // 3. Each pipeline's outputs: exporters, and the pipelines its connectors feed.
+    // 3. Connectors that transform run as tasks of their own, one per (id, from, to) signal pair.
     let mut pipelines = Vec::new();
+    let mut connector_inputs: BTreeMap<(ComponentId, Signal, Signal), Consumer> = BTreeMap::new();
+    for (cid, conn) in &cfg.connectors {
+        for from in Signal::ALL {
+            for to in Signal::ALL {
+                let feeds = cfg.pipelines.iter().any(|(p, c)| p.signal == from && c.exporters.contains(cid));
+                let targets: Vec<Consumer> = cfg
+                    .pipelines
+                    .iter()
+                    .filter(|(p, c)| p.signal == to && c.receivers.contains(cid))
+                    .map(|(p, _)| input_consumer(p, OnFull::Block))
+                    .collect();
+                if !feeds || targets.is_empty() || !conn.supports(from, to) {
+                    continue;
+                }
+                let Some(proc) = conn.build(from, to, ctx).map_err(|m| format!("connector {cid}: {m}"))? else {
+                    continue;
+                };
+                let (tx, rx) = async_channel::bounded(cfg.pipeline_queue_size);
+                let name = format!("{cid}/{from}->{to}");
+                let probe = tx.clone().downgrade();
+                ctx.metrics.queue(
+                    "connector",
+                    &name,
+                    from,
+                    cfg.pipeline_queue_size,
+                    Arc::new(move || probe.upgrade().map(|t| t.len()).unwrap_or(0)),
+                );
+                let consumer = Consumer::new(tx, OnFull::Block, false, ComponentCounters::default());
+                connector_inputs.insert((cid.clone(), from, to), consumer);
+                pipelines.push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets)))));
+            }
+        }
+    }
+
+    // 4. Each pipeline's outputs: exporters, and the pipelines its connectors feed.
     for (pid, p) in &cfg.pipelines {
         let mut outs = Vec::new();
         for e in &p.exporters {
             if let Some(conn) = cfg.connectors.get(e) {
                 for (target, tp) in &cfg.pipelines {
-                    if tp.receivers.contains(e) && conn.supports(pid.signal, target.signal) {
-                        outs.push(input_consumer(target, OnFull::Block));
+                    if !tp.receivers.contains(e) || !conn.supports(pid.signal, target.signal) {
+                        continue;
+                    }
+                    match connector_inputs.get(&(e.clone(), pid.signal, target.signal)) {
+                        // One queue per pair, however many pipelines it feeds.
+                        Some(c) if !outs.iter().any(|o: &Consumer| o.same_queue(c)) => outs.push(c.clone()),
+                        Some(_) => {}
+                        None => outs.push(input_consumer(target, OnFull::Block)),
                     }
                 }
             } else if let Some(h) = exporters.get(&(e.clone(), pid.signal)) {
@@ -75,10 +117,11 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
             procs.push(pcfg.build(&pctx, ctx).map_err(|m| format!("processor {pr} in pipeline {pid}: {m}"))?);
         }
         let rx = inputs[pid].1.clone();
-        pipelines.push((pid.clone(), tokio::spawn(runner::run(rx, procs, Fanout(outs)))));
+        pipelines.push((pid.to_string(), tokio::spawn(runner::run(rx, procs, Fanout(outs)))));
     }
 
-    // 4. Receivers feed the input queues of every pipeline that lists them; a full queue refuses.
+    drop(connector_inputs);
+    // 5. Receivers feed the input queues of every pipeline that lists them; a full queue refuses.
     let mut receivers: BTreeMap<ComponentId, Consumers> = BTreeMap::new();
     for (pid, p) in &cfg.pipelines {
         for r in &p.receivers {

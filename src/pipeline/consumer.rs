@@ -31,6 +31,10 @@ impl Consumer {
         Self { tx, on_full, ack_on_enqueue, counters }
     }
 
+    pub fn same_queue(&self, other: &Consumer) -> bool {
+        self.tx.same_channel(&other.tx)
+    }
+
     pub async fn consume(&self, mut batch: Batch) {
         let acks = if self.ack_on_enqueue { std::mem::take(&mut batch.acks) } else { Vec::new() };
         let sent = match self.on_full {

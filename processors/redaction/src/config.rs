@@ -160,7 +160,7 @@ impl RedactionConfig {
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errs = Vec::new();
         let no_key = self.key().is_none();
-        let mut hash_needs_key = |path: String, action: Action| {
+        let hash_needs_key = |path: String, action: Action| {
             if action == Action::Hash && no_key {
                 Some(format!("{path}: action hash needs hmac_key"))
             } else {

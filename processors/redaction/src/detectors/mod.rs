@@ -7,14 +7,6 @@ pub(crate) mod network;
 pub(crate) mod numeric;
 pub(crate) mod secrets;
 
-/// A detected span of text, `start..end` in bytes, found by rule `rule`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Found {
-    pub start: usize,
-    pub end: usize,
-    pub kind: Builtin,
-}
-
 /// Every built-in detector, by its config name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Builtin {

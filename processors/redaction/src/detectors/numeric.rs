@@ -261,7 +261,7 @@ fn phone(t: &Token, i: usize, j: usize, digits: &[u8], lens: &[usize], seps: &[&
     let lead = if paren0 { start - 1 } else { start };
 
     // International prefix 00 instead of +.
-    if digits.starts_with(b"00") && !paren0 && g >= 2 && digits[2] != b'0' {
+    if nd > 10 && digits.starts_with(b"00") && !paren0 && g >= 2 && digits[2] != b'0' {
         let same = seps.iter().all(|s| *s == seps[0] && matches!(*s, b" " | b"-"));
         return ((8..=15).contains(&(nd - 2)) && same).then_some(lead);
     }
@@ -283,7 +283,7 @@ fn phone(t: &Token, i: usize, j: usize, digits: &[u8], lens: &[usize], seps: &[&
         return Some(start);
     }
     // National with trunk 0: 020 7946 0958, 030/12345678, (0221) 123456, 01 23 45 67 89.
-    if digits[0] == b'0' && digits[1] != b'0' && g >= 2 && (10..=12).contains(&nd) {
+    if g >= 2 && (10..=12).contains(&nd) && digits[0] == b'0' && digits[1] != b'0' {
         let first_ok = match seps[0] {
             b" " | b"-" | b"." | b"/" => !paren0,
             b")" | b") " => paren0,

@@ -1,0 +1,433 @@
+//! Walks a payload and applies the rules to every place attributes live:
+//! resource, scope, span, span event and span link attributes; log record
+//! attributes and bodies; metric data points and their exemplars.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use aiotel_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use aiotel_api::otlp::logs::v1::ResourceLogs;
+use aiotel_api::otlp::metrics::v1::{metric::Data, ResourceMetrics};
+use aiotel_api::otlp::trace::v1::{span::SpanKind, ResourceSpans, Span};
+use aiotel_api::Payload;
+
+use crate::collector_compat::{as_string, KeyRules, Touched};
+use crate::config::RedactionConfig;
+use crate::scan::{Redacted, Scanner, TOO_LARGE};
+use crate::url::{cluster_url, fully_redacted};
+
+pub(crate) struct Engine {
+    pub rules: KeyRules,
+    pub scanner: Scanner,
+    url: Option<UrlRules>,
+    max_value_bytes: usize,
+}
+
+struct UrlRules {
+    attributes: HashSet<String>,
+    span_names: bool,
+    log_bodies: bool,
+}
+
+/// What became of one value.
+enum Fate {
+    Same,
+    Changed,
+    Drop,
+}
+
+impl Engine {
+    pub fn new(cfg: &RedactionConfig, dictionaries: &[Vec<String>]) -> Result<Engine, String> {
+        let u = &cfg.url_sanitizer;
+        Ok(Engine {
+            rules: KeyRules::new(cfg)?,
+            scanner: Scanner::new(cfg, dictionaries)?,
+            url: u.enabled.then(|| UrlRules {
+                attributes: u.attributes.iter().cloned().collect(),
+                span_names: u.sanitize_span_name.unwrap_or(true),
+                log_bodies: u.sanitize_log_body.unwrap_or(false),
+            }),
+            max_value_bytes: cfg.max_value_bytes,
+        })
+    }
+
+    /// One string through every value rule: the Collector's blocked values,
+    /// the URL sanitizer when `url` is set, then the detectors.
+    pub fn pipeline<'a>(&self, s: &'a str, url: bool) -> Redacted<'a> {
+        if s.len() > self.max_value_bytes {
+            return Redacted::Changed(Cow::Borrowed(TOO_LARGE));
+        }
+        let mut cur = self.rules.mask_blocked(s);
+        if url && !cur.is_empty() {
+            let u = cluster_url(&cur);
+            if u != *cur {
+                cur = Cow::Owned(u);
+            }
+        }
+        match cur {
+            Cow::Borrowed(b) => self.scanner.redact_value(b),
+            Cow::Owned(o) => match self.scanner.redact_value(&o) {
+                Redacted::Unchanged => Redacted::Changed(Cow::Owned(o)),
+                Redacted::Changed(c) => Redacted::Changed(Cow::Owned(c.into_owned())),
+                Redacted::Drop => Redacted::Drop,
+            },
+        }
+    }
+
+    pub fn payload(&self, p: &mut Payload) {
+        match p {
+            Payload::Traces(v) => v.iter_mut().for_each(|r| self.traces(r)),
+            Payload::Logs(v) => v.iter_mut().for_each(|r| self.logs(r)),
+            Payload::Metrics(v) => v.iter_mut().for_each(|r| self.metrics(r)),
+        }
+    }
+
+    fn traces(&self, rs: &mut ResourceSpans) {
+        if let Some(r) = rs.resource.as_mut() {
+            self.attrs(&mut r.attributes);
+        }
+        for ss in &mut rs.scope_spans {
+            if let Some(s) = ss.scope.as_mut() {
+                self.attrs(&mut s.attributes);
+            }
+            for span in &mut ss.spans {
+                self.attrs(&mut span.attributes);
+                for e in &mut span.events {
+                    self.attrs(&mut e.attributes);
+                }
+                for l in &mut span.links {
+                    self.attrs(&mut l.attributes);
+                }
+                self.span_name(span);
+            }
+        }
+    }
+
+    fn logs(&self, rl: &mut ResourceLogs) {
+        if let Some(r) = rl.resource.as_mut() {
+            self.attrs(&mut r.attributes);
+        }
+        for sl in &mut rl.scope_logs {
+            if let Some(s) = sl.scope.as_mut() {
+                self.attrs(&mut s.attributes);
+            }
+            for lr in &mut sl.log_records {
+                self.attrs(&mut lr.attributes);
+                self.log_body(&mut lr.body, &mut lr.attributes);
+            }
+        }
+    }
+
+    fn metrics(&self, rm: &mut ResourceMetrics) {
+        if let Some(r) = rm.resource.as_mut() {
+            self.attrs(&mut r.attributes);
+        }
+        for sm in &mut rm.scope_metrics {
+            if let Some(s) = sm.scope.as_mut() {
+                self.attrs(&mut s.attributes);
+            }
+            for m in &mut sm.metrics {
+                macro_rules! points {
+                    ($dps:expr) => {
+                        for dp in $dps {
+                            self.attrs(&mut dp.attributes);
+                            for ex in &mut dp.exemplars {
+                                self.attrs(&mut ex.filtered_attributes);
+                            }
+                        }
+                    };
+                }
+                match m.data.as_mut() {
+                    Some(Data::Gauge(g)) => points!(&mut g.data_points),
+                    Some(Data::Sum(s)) => points!(&mut s.data_points),
+                    Some(Data::Histogram(h)) => points!(&mut h.data_points),
+                    Some(Data::ExponentialHistogram(h)) => points!(&mut h.data_points),
+                    // Summary points have no exemplars.
+                    Some(Data::Summary(s)) => s.data_points.iter_mut().for_each(|dp| self.attrs(&mut dp.attributes)),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// The Collector's `processAttrs`: ignored keys pass, unlisted keys go,
+    /// allowed values stay, blocked keys are masked whole, and every other
+    /// value goes through the value rules. Then the summary is written.
+    pub fn attrs(&self, attrs: &mut Vec<KeyValue>) {
+        if attrs.is_empty() {
+            return;
+        }
+        let mut t = Touched::default();
+        attrs.retain_mut(|kv| self.attr(kv, &mut t));
+        t.write(self.rules.summary, attrs, false);
+    }
+
+    fn attr(&self, kv: &mut KeyValue, t: &mut Touched) -> bool {
+        let r = &self.rules;
+        let k = kv.key.as_str();
+        if r.is_ignored(k) {
+            t.ignored.push(kv.key.clone());
+            return true;
+        }
+        if r.should_redact(k) {
+            t.redacted.push(kv.key.clone());
+            return false;
+        }
+        let v = &mut kv.value.get_or_insert_with(AnyValue::default).value;
+        if self.too_large(v) {
+            t.masked.push(kv.key.clone());
+            return true;
+        }
+        // The Collector reads non-strings as "" unless redact_all_types.
+        let text: Cow<str> = match v.as_ref() {
+            Some(Value::StringValue(s)) => Cow::Borrowed(s),
+            Some(x) if r.redact_all_types => as_string(x).unwrap_or_default(),
+            _ => Cow::Borrowed(""),
+        };
+        if r.allow_value(&text) {
+            t.allowed.push(kv.key.clone());
+            return true;
+        }
+        if r.should_mask_key(k) {
+            let masked = r.mask_whole(&text);
+            *v = Some(Value::StringValue(masked));
+            t.masked.push(kv.key.clone());
+            return true;
+        }
+        let url = self.url.as_ref().is_some_and(|u| u.attributes.contains(k));
+        let fate = match v {
+            Some(Value::StringValue(s)) => self.set_string(s, url),
+            Some(Value::KvlistValue(_) | Value::ArrayValue(_)) => self.nested(v),
+            Some(_) if r.redact_all_types => self.scalar(v, url),
+            _ => Fate::Same,
+        };
+        match fate {
+            Fate::Same => true,
+            Fate::Changed => {
+                t.masked.push(kv.key.clone());
+                true
+            }
+            Fate::Drop => {
+                t.redacted.push(kv.key.clone());
+                false
+            }
+        }
+    }
+
+    /// Fail closed: a string or bytes value over the limit is replaced whole.
+    fn too_large(&self, v: &mut Option<Value>) -> bool {
+        let n = match v {
+            Some(Value::StringValue(s)) => s.len(),
+            Some(Value::BytesValue(b)) => b.len(),
+            _ => 0,
+        };
+        if n > self.max_value_bytes {
+            *v = Some(Value::StringValue(TOO_LARGE.to_string()));
+        }
+        n > self.max_value_bytes
+    }
+
+    fn set_string(&self, s: &mut String, url: bool) -> Fate {
+        match self.pipeline(s, url) {
+            Redacted::Unchanged => Fate::Same,
+            Redacted::Changed(c) => {
+                *s = c.into_owned();
+                Fate::Changed
+            }
+            Redacted::Drop => Fate::Drop,
+        }
+    }
+
+    /// A scalar (or string) value through the value rules by its string form.
+    fn scalar(&self, v: &mut Option<Value>, url: bool) -> Fate {
+        let out = {
+            let Some(text) = v.as_ref().and_then(as_string) else { return Fate::Same };
+            match self.pipeline(&text, url) {
+                Redacted::Unchanged => return Fate::Same,
+                Redacted::Changed(c) => Some(c.into_owned()),
+                Redacted::Drop => None,
+            }
+        };
+        match out {
+            Some(s) => {
+                *v = Some(Value::StringValue(s));
+                Fate::Changed
+            }
+            None => Fate::Drop,
+        }
+    }
+
+    /// Values nested inside an attribute's kvlist or array: every leaf goes
+    /// through the value rules; a leaf whose match says `drop` is removed.
+    fn nested(&self, v: &mut Option<Value>) -> Fate {
+        if self.too_large(v) {
+            return Fate::Changed;
+        }
+        let mut changed = false;
+        match v {
+            Some(Value::StringValue(s)) => return self.set_string(s, false),
+            Some(Value::KvlistValue(l)) => l.values.retain_mut(|kv| {
+                match self.nested(&mut kv.value.get_or_insert_with(AnyValue::default).value) {
+                    Fate::Same => true,
+                    Fate::Changed => {
+                        changed = true;
+                        true
+                    }
+                    Fate::Drop => {
+                        changed = true;
+                        false
+                    }
+                }
+            }),
+            Some(Value::ArrayValue(a)) => a.values.retain_mut(|e| match self.nested(&mut e.value) {
+                Fate::Same => true,
+                Fate::Changed => {
+                    changed = true;
+                    true
+                }
+                Fate::Drop => {
+                    changed = true;
+                    false
+                }
+            }),
+            Some(_) if self.rules.redact_all_types => return self.scalar(v, false),
+            _ => {}
+        }
+        if changed {
+            Fate::Changed
+        } else {
+            Fate::Same
+        }
+    }
+
+    /// The Collector's `processLogBody`: key rules apply to the keys of a
+    /// map body at every depth; leaves go through the value rules. The
+    /// summary goes to the record's attributes as `redaction.body.*`.
+    pub fn log_body(&self, body: &mut Option<AnyValue>, attrs: &mut Vec<KeyValue>) {
+        let Some(b) = body.as_mut() else { return };
+        let mut t = Touched::default();
+        match &mut b.value {
+            Some(Value::KvlistValue(_) | Value::ArrayValue(_)) => {
+                self.body_node("", &mut b.value, &mut t);
+            }
+            None => return,
+            v => {
+                let url = self.url.as_ref().is_some_and(|u| u.log_bodies);
+                if self.too_large(v) {
+                    t.masked.push("body".into());
+                } else if !matches!(v, Some(Value::BytesValue(_))) {
+                    // As in the Collector, an allowed body returns before any summary.
+                    if v.as_ref().and_then(as_string).is_some_and(|text| self.rules.allow_value(&text)) {
+                        return;
+                    }
+                    match self.scalar(v, url) {
+                        Fate::Same => {}
+                        Fate::Changed => t.masked.push("body".into()),
+                        Fate::Drop => {
+                            *body = None;
+                            t.redacted.push("body".into());
+                        }
+                    }
+                }
+            }
+        }
+        t.write(self.rules.summary, attrs, true);
+    }
+
+    /// One node of a log body; `path` is its Collector-style key path
+    /// (`a.b`, `[0]`, `a.[1]`). Returns whether to keep the node.
+    fn body_node(&self, path: &str, v: &mut Option<Value>, t: &mut Touched) -> bool {
+        let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+        let r = &self.rules;
+        match v {
+            Some(Value::KvlistValue(l)) => {
+                l.values.retain_mut(|kv| {
+                    let k = kv.key.as_str();
+                    if r.is_ignored(k) {
+                        t.ignored.push(join(k));
+                        return true;
+                    }
+                    if r.should_redact(k) {
+                        t.redacted.push(join(k));
+                        return false;
+                    }
+                    let cv = &mut kv.value.get_or_insert_with(AnyValue::default).value;
+                    if r.should_mask_key(k) {
+                        let text = match cv.as_ref() {
+                            Some(Value::StringValue(s)) => s.as_str(),
+                            _ => "",
+                        };
+                        *cv = Some(Value::StringValue(r.mask_whole(text)));
+                        t.masked.push(join(k));
+                        return true;
+                    }
+                    self.body_node(&join(k), cv, t)
+                });
+                true
+            }
+            Some(Value::ArrayValue(a)) => {
+                let mut i = 0;
+                a.values.retain_mut(|e| {
+                    let p = join(&format!("[{i}]"));
+                    i += 1;
+                    self.body_node(&p, &mut e.value, t)
+                });
+                true
+            }
+            _ => {
+                if self.too_large(v) {
+                    t.masked.push(path.to_string());
+                    return true;
+                }
+                if matches!(v, None | Some(Value::BytesValue(_))) {
+                    return true;
+                }
+                if v.as_ref().and_then(as_string).is_some_and(|text| r.allow_value(&text)) {
+                    t.allowed.push(path.to_string());
+                    return true;
+                }
+                match self.scalar(v, self.url.as_ref().is_some_and(|u| u.log_bodies)) {
+                    Fate::Same => true,
+                    Fate::Changed => {
+                        t.masked.push(path.to_string());
+                        true
+                    }
+                    Fate::Drop => {
+                        t.redacted.push(path.to_string());
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    /// The Collector sanitizes URL-like names of client and server spans.
+    fn span_name(&self, span: &mut Span) {
+        let Some(u) = &self.url else { return };
+        if !u.span_names || self.rules.allow_value(&span.name) {
+            return;
+        }
+        let kind = span.kind;
+        if kind != SpanKind::Client as i32 && kind != SpanKind::Server as i32 {
+            return;
+        }
+        const HTTP_KEYS: [&str; 9] = [
+            "http.route",
+            "http.request.method",
+            "http.request.method_original",
+            "http.response.status_code",
+            "url.full",
+            "http.scheme",
+            "http.target",
+            "http.method",
+            "http.url",
+        ];
+        if !span.name.contains('/') && !span.attributes.iter().any(|kv| HTTP_KEYS.contains(&kv.key.as_str())) {
+            return;
+        }
+        let s = cluster_url(&span.name);
+        if s != span.name && !fully_redacted(&s) && !s.is_empty() && s != "..." {
+            span.name = s;
+        }
+    }
+}
