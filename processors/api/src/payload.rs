@@ -128,16 +128,12 @@ impl Payload {
     /// Encoded protobuf size of the export request this payload forms.
     pub fn encoded_len(&self) -> usize {
         use prost::Message;
+        // Each resource is field 1 of the request: one tag byte, a length, the message.
+        let field = |len: usize| 1 + prost::length_delimiter_len(len) + len;
         match self {
-            Payload::Traces(v) => {
-                v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum()
-            }
-            Payload::Metrics(v) => {
-                v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum()
-            }
-            Payload::Logs(v) => {
-                v.iter().map(|r| prost::length_delimiter_len(r.encoded_len()) + 1 + r.encoded_len()).sum()
-            }
+            Payload::Traces(v) => v.iter().map(|r| field(r.encoded_len())).sum(),
+            Payload::Metrics(v) => v.iter().map(|r| field(r.encoded_len())).sum(),
+            Payload::Logs(v) => v.iter().map(|r| field(r.encoded_len())).sum(),
         }
     }
 }

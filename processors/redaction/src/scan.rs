@@ -182,7 +182,7 @@ impl Scanner {
                 if at < last {
                     continue;
                 }
-                if let Some((st, en)) = email::at(b, at) {
+                if let Some((st, en)) = email::at(s, at) {
                     push(st, en, Builtin::Email);
                     last = en;
                 }

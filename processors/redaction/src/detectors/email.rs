@@ -13,10 +13,21 @@ fn domain_char(b: u8) -> bool {
 /// The address around the `@` at `at`, if it is one: a local part of up to
 /// 64 characters and a domain of two or more labels whose last is a
 /// plausible top-level domain (letters only, 2 to 24 of them).
-pub(crate) fn at(s: &[u8], at: usize) -> Option<(usize, usize)> {
+pub(crate) fn at(text: &str, at: usize) -> Option<(usize, usize)> {
+    let s = text.as_bytes();
     let mut start = at;
-    while start > 0 && at - start < 64 && local_char(s[start - 1]) {
-        start -= 1;
+    while start > 0 && at - start < 64 {
+        if local_char(s[start - 1]) {
+            start -= 1;
+        } else if s[start - 1] >= 0x80 {
+            // Internationalised local parts (RFC 6531): letters and digits of any script.
+            match text[..start].chars().next_back() {
+                Some(c) if c.is_alphanumeric() => start -= c.len_utf8(),
+                _ => break,
+            }
+        } else {
+            break;
+        }
     }
     // A local part cannot start with a dot; drop leading punctuation.
     while start < at && matches!(s[start], b'.' | b'-' | b'+') {
@@ -53,13 +64,15 @@ pub(crate) fn at(s: &[u8], at: usize) -> Option<(usize, usize)> {
 mod tests {
     fn find(s: &str) -> Option<&str> {
         let i = s.find('@')?;
-        super::at(s.as_bytes(), i).map(|(a, b)| &s[a..b])
+        super::at(s, i).map(|(a, b)| &s[a..b])
     }
 
     #[test]
     fn emails() {
         assert_eq!(find("mail john.doe+tag@mail.example.co.uk."), Some("john.doe+tag@mail.example.co.uk"));
         assert_eq!(find("<a@b.io>"), Some("a@b.io"));
+        assert_eq!(find("to léonard@example.net."), Some("léonard@example.net"));
+        assert_eq!(find("«max@example.com»"), Some("max@example.com"));
         assert_eq!(find("@decorator.route"), None);
         assert_eq!(find("pkg@1.2.3"), None);
         assert_eq!(find("user@localhost"), None);

@@ -107,7 +107,10 @@ pub(crate) fn scan(s: &[u8], want: &Want, found: &mut impl FnMut(usize, usize, B
             i = last_end.max(p + 1);
             continue;
         }
-        classify_all(&t, want, found);
+        // The tail of a grouped IBAN-like code ("DE12 3456 ...") is not a card or phone.
+        if !iban_like_before(s, p) {
+            classify_all(&t, want, found);
+        }
         i = last_end.max(p + 1);
     }
 }
@@ -152,29 +155,72 @@ fn next_digit(s: &[u8], from: usize) -> Option<usize> {
     s[i..].iter().position(u8::is_ascii_digit).map(|o| i + o)
 }
 
+/// Whether groups `k - 1` and `k` are two 4-digit blocks joined by a space,
+/// as in a grouped card or account number: such a run is never split.
+fn block_joint(t: &Token, k: usize) -> bool {
+    t.sep(k) == b" " && t.len(k - 1) == 4 && t.len(k) == 4
+}
+
+/// Whether `p` continues space-separated 4-character groups that start
+/// with an IBAN-like head (two uppercase letters, two digits).
+fn iban_like_before(s: &[u8], p: usize) -> bool {
+    let mut pos = p;
+    for _ in 0..8 {
+        if pos < 5 || s[pos - 1] != b' ' {
+            return false;
+        }
+        let g = &s[pos - 5..pos - 1];
+        if !g.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) || word_before(s, pos - 5) {
+            return false;
+        }
+        if g[..2].iter().all(u8::is_ascii_uppercase) && g[2..].iter().all(u8::is_ascii_digit) {
+            return true;
+        }
+        pos -= 5;
+    }
+    false
+}
+
 fn classify_all(t: &Token, want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) {
     let mut i = 0;
     'outer: while i < t.n {
         // A sub-token starts at the token start or after a space.
-        if i > 0 && !matches!(t.sep(i), b" " | b" (") {
+        if i > 0 && (!matches!(t.sep(i), b" " | b" (") || block_joint(t, i)) {
             i += 1;
             continue;
         }
         let hi = (i + 8).min(t.n);
         for j in (i..hi).rev() {
-            if j + 1 < t.n && t.sep(j + 1)[0] != b' ' && t.sep(j + 1) != b") " {
+            if j + 1 < t.n && ((t.sep(j + 1)[0] != b' ' && t.sep(j + 1) != b") ") || block_joint(t, j + 1)) {
                 continue;
             }
             if word_at(t.s, t.groups[j].end) {
                 continue;
             }
             if let Some((kind, start)) = classify(t, i, j, want) {
-                found(start, t.groups[j].end, kind);
+                let mut end = t.groups[j].end;
+                if kind == Builtin::Phone {
+                    end = extension(t.s, end);
+                }
+                found(start, end, kind);
                 i = j + 1;
                 continue 'outer;
             }
         }
         i += 1;
+    }
+}
+
+/// A phone extension after `end` (" x123", " ext. 123", " ext 123"), included in the match.
+fn extension(s: &[u8], end: usize) -> usize {
+    let rest = &s[end..];
+    let skip = [&b" x"[..], b" ext. ", b" ext.", b" ext ", b" x "].iter().find(|p| rest.starts_with(p)).map(|p| p.len());
+    let Some(k) = skip else { return end };
+    let n = rest[k..].iter().take(7).take_while(|c| c.is_ascii_digit()).count();
+    if (1..=6).contains(&n) && !word_at(s, end + k + n) {
+        end + k + n
+    } else {
+        end
     }
 }
 
@@ -266,14 +312,17 @@ fn phone(t: &Token, i: usize, j: usize, digits: &[u8], lens: &[usize], seps: &[&
         return ((8..=15).contains(&(nd - 2)) && same).then_some(lead);
     }
     // US: (NXX) XXX-XXXX, NXX-XXX-XXXX, 1-NXX-XXX-XXXX; never bare.
+    // Area codes should start with 2-9, but (123) 456-7890 and 123-456-7890
+    // are written as phones all the same; only the space form insists.
     let us = |a: usize, lens: &[usize], seps: &[&[u8]]| -> bool {
-        if lens != [3, 3, 4] || !(b'2'..=b'9').contains(&t.digits(a)[0]) {
+        if lens != [3, 3, 4] {
             return false;
         }
         if t.paren(a) {
             matches!(seps[0], b")" | b") " | b")-") && matches!(seps[1], b"-" | b" " | b".")
         } else {
-            seps[0] == seps[1] && matches!(seps[0], b"-" | b"." | b" ")
+            seps[0] == seps[1]
+                && (matches!(seps[0], b"-" | b".") || (seps[0] == b" " && (b'2'..=b'9').contains(&t.digits(a)[0])))
         }
     };
     if g == 3 && us(i, lens, seps) {
@@ -281,6 +330,18 @@ fn phone(t: &Token, i: usize, j: usize, digits: &[u8], lens: &[usize], seps: &[&
     }
     if g == 4 && t.digits(i) == b"1" && matches!(seps[0], b"-" | b" " | b" (" | b".") && us(i + 1, &lens[1..], &seps[1..]) {
         return Some(start);
+    }
+    // Brazil: (DD) DDDD-DDDD and (DD) 9DDDD-DDDD.
+    if g == 3
+        && paren0
+        && lens[0] == 2
+        && digits[0] != b'0'
+        && (4..=5).contains(&lens[1])
+        && lens[2] == 4
+        && matches!(seps[0], b")" | b") ")
+        && seps[1] == b"-"
+    {
+        return Some(lead);
     }
     // National with trunk 0: 020 7946 0958, 030/12345678, (0221) 123456, 01 23 45 67 89.
     if g >= 2 && (10..=12).contains(&nd) && digits[0] == b'0' && digits[1] != b'0' {
@@ -362,6 +423,10 @@ mod tests {
             "0151 23456789",
             "030/1234567",
             "01 23 45 67 89",
+            "(11) 91234-5678",
+            "(54) 4911-4504",
+            "453.729.2799 x858",
+            "(215) 139-1874 ext. 12",
             "0044 20 7946 0958",
         ] {
             let text = format!("call me at {p}, thanks");

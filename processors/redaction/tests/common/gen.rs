@@ -4,7 +4,11 @@
 #![allow(dead_code)]
 
 use fake::faker::company::en::{Bs, CompanyName};
+use fake::faker::creditcard::raw::CreditCardNumber;
 use fake::faker::internet::en::DomainSuffix;
+use fake::faker::internet::raw::{FreeEmail, SafeEmail, IPv4, IPv6};
+use fake::faker::phone_number::raw::{CellNumber, PhoneNumber};
+use fake::locales::{CY_GB, DE_DE, EN, FR_FR, IT_IT, PT_BR};
 use fake::faker::name::en::{FirstName, LastName};
 use fake::Fake;
 use rand::rngs::StdRng;
@@ -39,7 +43,23 @@ fn ascii_name(r: &mut StdRng) -> (String, String) {
 
 // ---------- positives ----------
 
+/// Emails from the `fake` crate's locales (it writes its own shapes,
+/// including non-ASCII local parts).
+fn fake_email(r: &mut StdRng) -> String {
+    match r.random_range(0..6) {
+        0 => FreeEmail(EN).fake_with_rng(r),
+        1 => FreeEmail(DE_DE).fake_with_rng(r),
+        2 => SafeEmail(FR_FR).fake_with_rng(r),
+        3 => FreeEmail(PT_BR).fake_with_rng(r),
+        4 => SafeEmail(IT_IT).fake_with_rng(r),
+        _ => FreeEmail(CY_GB).fake_with_rng(r),
+    }
+}
+
 pub fn email(r: &mut StdRng) -> String {
+    if r.random_bool(0.3) {
+        return fake_email(r);
+    }
     let (f, l) = ascii_name(r);
     let (f, l) = (f.to_lowercase(), l.to_lowercase());
     let local = match r.random_range(0..6) {
@@ -68,7 +88,24 @@ pub fn email(r: &mut StdRng) -> String {
     }
 }
 
+/// Phone numbers from the `fake` crate's locales: US with extensions,
+/// French, Brazilian, Italian and Welsh/UK national formats.
+fn fake_phone(r: &mut StdRng) -> String {
+    match r.random_range(0..7) {
+        0 => PhoneNumber(EN).fake_with_rng(r),
+        1 => CellNumber(EN).fake_with_rng(r),
+        2 => PhoneNumber(FR_FR).fake_with_rng(r),
+        3 => PhoneNumber(PT_BR).fake_with_rng(r),
+        4 => PhoneNumber(IT_IT).fake_with_rng(r),
+        5 => PhoneNumber(CY_GB).fake_with_rng(r),
+        _ => PhoneNumber(DE_DE).fake_with_rng(r),
+    }
+}
+
 pub fn phone(r: &mut StdRng) -> String {
+    if r.random_bool(0.3) {
+        return fake_phone(r);
+    }
     let area = format!("{}{}", r.random_range(2..10), digits(r, 2));
     let exch = if r.random_bool(0.3) { "555".to_string() } else { format!("{}{}", r.random_range(2..10), digits(r, 2)) };
     let line = digits(r, 4);
@@ -152,8 +189,19 @@ pub fn format_card(r: &mut StdRng, d: &str) -> String {
     }
 }
 
+/// A card number from the `fake` crate. Its check digit is wrong for odd
+/// lengths (13-digit Visa, Amex), so only Luhn-valid ones are real positives.
+fn fake_card(r: &mut StdRng) -> String {
+    loop {
+        let d: String = CreditCardNumber(EN).fake_with_rng(r);
+        if luhn_digit(&d[..d.len() - 1]) == d.as_bytes()[d.len() - 1] - b'0' {
+            return d;
+        }
+    }
+}
+
 pub fn credit_card(r: &mut StdRng) -> String {
-    let d = card_digits(r);
+    let d = if r.random_bool(0.25) { fake_card(r) } else { card_digits(r) };
     format_card(r, &d)
 }
 
@@ -213,6 +261,15 @@ pub fn us_ssn(r: &mut StdRng) -> String {
 }
 
 pub fn ip_address(r: &mut StdRng) -> String {
+    if r.random_bool(0.2) {
+        return IPv4(EN).fake_with_rng(r);
+    }
+    if r.random_bool(0.1) {
+        let v6: String = IPv6(EN).fake_with_rng(r);
+        if v6.bytes().any(|b| b.is_ascii_digit()) {
+            return v6;
+        }
+    }
     let o = |r: &mut StdRng| r.random_range(1..255u32);
     let h = |r: &mut StdRng| format!("{:x}", r.random_range(1..0xffffu32));
     match r.random_range(0..6) {
@@ -447,6 +504,33 @@ fn misc(r: &mut StdRng) -> String {
     }
 }
 
+/// Look-alikes from the `fake` crate, whose shapes the detectors were not
+/// written against: ISBNs, MAC addresses, postcodes, coordinates, user
+/// agents, semver, file paths, licence plates.
+fn fake_misc(r: &mut StdRng) -> String {
+    use fake::faker::address::raw::{Latitude, Longitude, PostCode, ZipCode};
+    use fake::faker::automotive::raw::LicencePlate;
+    use fake::faker::barcode::raw::{Isbn10, Isbn13};
+    use fake::faker::filesystem::raw::{FilePath, Semver};
+    use fake::faker::internet::raw::{MACAddress, UserAgent};
+    match r.random_range(0..11) {
+        0 => Isbn13(EN).fake_with_rng(r),
+        1 => Isbn10(EN).fake_with_rng(r),
+        2 => MACAddress(EN).fake_with_rng(r),
+        3 => ZipCode(EN).fake_with_rng(r),
+        4 => PostCode(DE_DE).fake_with_rng(r),
+        5 => {
+            let (a, b): (String, String) = (Latitude(EN).fake_with_rng(r), Longitude(EN).fake_with_rng(r));
+            format!("{a}, {b}")
+        }
+        6 => UserAgent(EN).fake_with_rng(r),
+        7 => Semver(EN).fake_with_rng(r),
+        8 => FilePath(EN).fake_with_rng(r),
+        9 => LicencePlate(FR_FR).fake_with_rng(r),
+        _ => PostCode(CY_GB).fake_with_rng(r),
+    }
+}
+
 /// Near misses by kind: look-alikes that no detector may match.
 pub const NEAR_MISSES: &[(&str, Gen)] = &[
     ("uuid", uuid),
@@ -461,6 +545,7 @@ pub const NEAR_MISSES: &[(&str, Gen)] = &[
     ("invalid_ssn", bad_ssn),
     ("invalid_ip", bad_ip),
     ("misc", misc),
+    ("fake_misc", fake_misc),
 ];
 
 // ---------- prompt text ----------
