@@ -31,7 +31,7 @@ receivers:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{port}", max_recv_msg_size_mib: 64}}
 processors:
-  batch: {{send_batch_size: 8192, timeout: 200ms}}
+  batch: {{send_batch_size: 8192, timeout: 200ms, flush_when_idle: {idle}}}
 exporters:
   otlp:
     endpoint: 127.0.0.1:{sink}
@@ -88,7 +88,8 @@ def rotel_bin():
 def start_forwarder(kind, port, sink, compression, processors, tmp):
     if kind == "aiotel":
         cfg = Path(tmp) / "aiotel.yaml"
-        cfg.write_text(AIOTEL_CONFIG.format(port=port, sink=sink, compression=compression, processors=processors))
+        cfg.write_text(AIOTEL_CONFIG.format(port=port, sink=sink, compression=compression, processors=processors,
+                                            idle=os.environ.get("AIOTEL_FLUSH_WHEN_IDLE", "true")))
         cmd = [str(REL / "aiotel"), "--config", str(cfg)]
     else:
         cmd = [

@@ -9,10 +9,9 @@ use std::time::Duration;
 use aiotel_api::{Payload, PipelineError, Signal};
 use bytes::{Buf, BufMut, Bytes};
 use futures::future::BoxFuture;
-use http::uri::PathAndQuery;
 use prost::Message;
 use serde::Deserialize;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::encode::{rejected_items, to_protobuf, ExportResponse};
@@ -29,6 +28,7 @@ pub struct OtlpGrpcConfig {
     pub tls: ClientTls,
     pub headers: BTreeMap<String, String>,
     pub compression: Compression,
+    pub compression_params: CompressionParams,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     pub retry_on_failure: RetrySettings,
@@ -45,6 +45,7 @@ impl Default for OtlpGrpcConfig {
             tls: ClientTls::default(),
             headers: BTreeMap::new(),
             compression: Compression::Gzip,
+            compression_params: CompressionParams::default(),
             timeout: Duration::from_secs(5),
             retry_on_failure: RetrySettings::default(),
             sending_queue: QueueSettings::default(),
@@ -64,6 +65,45 @@ pub enum Compression {
     Empty,
 }
 
+/// The Collector's `compression_params`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompressionParams {
+    /// gzip 1–9 (default 6, as tonic and grpc-go use), zstd 1–22 (default 3).
+    pub level: Option<i32>,
+}
+
+impl Compression {
+    /// The `grpc-encoding` name and a compressor at `level`.
+    pub fn codec(self, level: Option<i32>) -> Option<(&'static str, Compressor)> {
+        match self {
+            Compression::Gzip => Some(("gzip", Compressor::Gzip(level.unwrap_or(6).clamp(1, 9) as u32))),
+            Compression::Zstd => Some(("zstd", Compressor::Zstd(level.unwrap_or(3).clamp(1, 22)))),
+            Compression::None | Compression::Empty => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Compressor {
+    Gzip(u32),
+    Zstd(i32),
+}
+
+impl Compressor {
+    pub fn compress(self, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+        use std::io::Write;
+        match self {
+            Compressor::Gzip(level) => {
+                let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(level));
+                enc.write_all(data)?;
+                enc.finish().map(|_| ())
+            }
+            Compressor::Zstd(level) => zstd::stream::copy_encode(data, out, level),
+        }
+    }
+}
+
 pub fn factory() -> Factory {
     Factory { kind: Kind::Exporter, ty: "otlp", stability: Stability::Beta, signals: &Signal::ALL, parse }
 }
@@ -75,6 +115,16 @@ fn parse(raw: Value, _base: &Path) -> Result<Parsed, Vec<(String, String)>> {
         errs.push(("endpoint".into(), "missing".into()));
     } else if let Err(e) = uri(&cfg) {
         errs.push(("endpoint".into(), e));
+    }
+    if let Some(l) = cfg.compression_params.level {
+        let ok = match cfg.compression {
+            Compression::Gzip => (1..=9).contains(&l),
+            Compression::Zstd => (1..=22).contains(&l),
+            _ => false,
+        };
+        if !ok {
+            errs.push(("compression_params::level".into(), "must be 1-9 for gzip or 1-22 for zstd".into()));
+        }
     }
     if let Err(e) = cfg.retry_on_failure.validate() {
         errs.push(("retry_on_failure".into(), e));
@@ -133,17 +183,13 @@ impl ExporterConfig for OtlpGrpcConfig {
         }
         let svc = OtlpGrpc {
             channel,
-            path: PathAndQuery::from_static(match signal {
+            path: match signal {
                 Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
                 Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
                 Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            }),
-            headers: Arc::new(headers),
-            compression: match self.compression {
-                Compression::Gzip => Some(CompressionEncoding::Gzip),
-                Compression::Zstd => Some(CompressionEncoding::Zstd),
-                Compression::None | Compression::Empty => None,
             },
+            headers: Arc::new(headers.into_headers()),
+            compression: self.compression.codec(self.compression_params.level),
             timeout: self.timeout,
         };
         Ok(super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx))
@@ -153,9 +199,9 @@ impl ExporterConfig for OtlpGrpcConfig {
 #[derive(Clone)]
 struct OtlpGrpc {
     channel: Channel,
-    path: PathAndQuery,
-    headers: Arc<tonic::metadata::MetadataMap>,
-    compression: Option<CompressionEncoding>,
+    path: &'static str,
+    headers: Arc<http::HeaderMap>,
+    compression: Option<(&'static str, Compressor)>,
     timeout: Duration,
 }
 
@@ -171,20 +217,96 @@ impl tower::Service<Arc<Payload>> for OtlpGrpc {
     fn call(&mut self, payload: Arc<Payload>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let body = to_protobuf(&payload);
-            let mut grpc = tonic::client::Grpc::new(this.channel);
-            if let Some(c) = this.compression {
-                grpc = grpc.send_compressed(c);
-            }
-            grpc = grpc.accept_compressed(CompressionEncoding::Gzip);
-            grpc.ready().await.map_err(|e| PipelineError::unavailable(format!("backend not reachable: {e}")))?;
-            let mut req = tonic::Request::new(body);
-            *req.metadata_mut() = (*this.headers).clone();
-            req.set_timeout(this.timeout);
-            let resp = grpc.unary(req, this.path, RawCodec).await.map_err(|s| crate::status::from_grpc(&s))?;
-            Ok(rejected_items(resp.into_inner()))
+            let body = frame(&to_protobuf(&payload), this.compression.map(|c| c.1))
+                .map_err(|e| PipelineError::permanent(format!("cannot compress: {e}")))?;
+            let resp = tokio::time::timeout(
+                this.timeout,
+                unary(this.channel, this.path, &this.headers, this.compression, this.timeout, body),
+            )
+            .await
+            .map_err(|_| PipelineError::unavailable(format!("export timed out after {:?}", this.timeout)))??;
+            Ok(rejected_items(resp))
         })
     }
+}
+
+/// One gRPC message frame: the compressed flag, the length, the bytes.
+/// Compressing here, not in tonic, lets the level be chosen.
+fn frame(msg: &[u8], compressor: Option<Compressor>) -> std::io::Result<Bytes> {
+    let mut out = Vec::with_capacity(5 + msg.len() / 2);
+    out.extend_from_slice(&[0; 5]);
+    match compressor {
+        Some(c) => {
+            c.compress(msg, &mut out)?;
+            out[0] = 1;
+        }
+        None => out.extend_from_slice(msg),
+    }
+    let len = (out.len() - 5) as u32;
+    out[1..5].copy_from_slice(&len.to_be_bytes());
+    Ok(Bytes::from(out))
+}
+
+/// A unary gRPC call over tonic's channel, with a pre-framed body.
+async fn unary(
+    mut channel: Channel,
+    path: &'static str,
+    headers: &http::HeaderMap,
+    compression: Option<(&'static str, Compressor)>,
+    timeout: Duration,
+    body: Bytes,
+) -> Result<ExportResponse, PipelineError> {
+    use http_body_util::BodyExt;
+    use tower::{Service, ServiceExt};
+    let mut req = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(path)
+        .header(http::header::CONTENT_TYPE, "application/grpc")
+        .header(http::header::TE, "trailers")
+        .header("grpc-accept-encoding", "gzip,zstd")
+        .header("grpc-timeout", format!("{}m", timeout.as_millis().max(1)));
+    if let Some((name, _)) = compression {
+        req = req.header("grpc-encoding", name);
+    }
+    let mut req = req
+        .body(tonic::body::Body::new(http_body_util::Full::new(body)))
+        .map_err(|e| PipelineError::permanent(e.to_string()))?;
+    req.headers_mut().extend(headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let unreachable = |e: &dyn std::fmt::Display| PipelineError::unavailable(format!("backend not reachable: {e}"));
+    let resp = channel.ready().await.map_err(|e| unreachable(&e))?.call(req).await.map_err(|e| unreachable(&e))?;
+    let (parts, body) = resp.into_parts();
+    if let Some(status) = tonic::Status::from_header_map(&parts.headers) {
+        if status.code() != tonic::Code::Ok {
+            return Err(crate::status::from_grpc(&status));
+        }
+    }
+    if parts.status != http::StatusCode::OK {
+        return Err(crate::status::from_http(parts.status, None, "not a gRPC response"));
+    }
+    let collected = body.collect().await.map_err(|e| PipelineError::unavailable(format!("response failed: {e}")))?;
+    if let Some(status) = collected.trailers().and_then(tonic::Status::from_header_map) {
+        if status.code() != tonic::Code::Ok {
+            return Err(crate::status::from_grpc(&status));
+        }
+    }
+    let data = collected.to_bytes();
+    if data.len() < 5 {
+        return Ok(ExportResponse::default());
+    }
+    let msg = &data[5..];
+    let decoded = if data[0] == 1 {
+        let mut out = Vec::new();
+        let res = match parts.headers.get("grpc-encoding").map(|v| v.as_bytes()) {
+            Some(b"zstd") => zstd::stream::copy_decode(msg, &mut out),
+            _ => std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(msg), &mut out).map(|_| ()),
+        };
+        res.map_err(|e| PipelineError::permanent(format!("bad compressed response: {e}")))?;
+        ExportResponse::decode(&out[..])
+    } else {
+        ExportResponse::decode(msg)
+    };
+    // The data was accepted; an unreadable answer only loses the partial-success detail.
+    Ok(decoded.unwrap_or_default())
 }
 
 /// Sends pre-encoded request bytes; decodes the common response shape.
