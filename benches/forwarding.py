@@ -37,6 +37,7 @@ exporters:
     endpoint: 127.0.0.1:{sink}
     tls: {{insecure: true}}
     compression: {compression}
+    compression_params: {{level: {level}}}
 service:
   telemetry: {{metrics: {{level: none}}, logs: {{level: warn}}}}
   pipelines:
@@ -89,7 +90,8 @@ def start_forwarder(kind, port, sink, compression, processors, tmp):
     if kind == "aiotel":
         cfg = Path(tmp) / "aiotel.yaml"
         cfg.write_text(AIOTEL_CONFIG.format(port=port, sink=sink, compression=compression, processors=processors,
-                                            idle=os.environ.get("AIOTEL_FLUSH_WHEN_IDLE", "true")))
+                                            idle=os.environ.get("AIOTEL_FLUSH_WHEN_IDLE", "true"),
+                                            level=os.environ.get("AIOTEL_GZIP_LEVEL", "6")))
         cmd = [str(REL / "aiotel"), "--config", str(cfg)]
     else:
         cmd = [

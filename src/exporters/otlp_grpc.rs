@@ -120,7 +120,7 @@ fn parse(raw: Value, _base: &Path) -> Result<Parsed, Vec<(String, String)>> {
         let ok = match cfg.compression {
             Compression::Gzip => (1..=9).contains(&l),
             Compression::Zstd => (1..=22).contains(&l),
-            _ => false,
+            Compression::None | Compression::Empty => true,
         };
         if !ok {
             errs.push(("compression_params::level".into(), "must be 1-9 for gzip or 1-22 for zstd".into()));
