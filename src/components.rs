@@ -126,6 +126,16 @@ pub fn parse_block<C: DeserializeOwned + Default>(raw: Value) -> Result<C, Vec<I
     })
 }
 
+/// Turns a processor crate's `"path: message"` validation errors into issues.
+pub fn split_issues(errs: Vec<String>) -> Vec<Issue> {
+    errs.into_iter()
+        .map(|e| match e.split_once(": ") {
+            Some((p, m)) if !p.contains(' ') => (p.to_string(), m.to_string()),
+            _ => (String::new(), e),
+        })
+        .collect()
+}
+
 /// A running receiver or extension: shut down by the service, upstream first.
 pub trait Running: Send {
     fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()>;

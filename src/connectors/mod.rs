@@ -1,6 +1,8 @@
 //! Connectors: the exporter of one pipeline and the receiver of another.
 //! The runtime wires them as direct queue hand-offs, with no task of their own.
 
+mod spanmetrics;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,13 +12,16 @@ use crate::components::{parse_block, ConnectorConfig, Factory, Kind, Parsed, Sta
 use crate::config::yaml::Value;
 
 pub fn factories() -> Vec<Factory> {
-    vec![Factory {
-        kind: Kind::Connector,
-        ty: "forward",
-        stability: Stability::Beta,
-        signals: &Signal::ALL,
-        parse: forward,
-    }]
+    vec![
+        Factory {
+            kind: Kind::Connector,
+            ty: "forward",
+            stability: Stability::Beta,
+            signals: &Signal::ALL,
+            parse: forward,
+        },
+        spanmetrics::factory(),
+    ]
 }
 
 /// `forward` takes no settings and passes data to pipelines of the same signal.
