@@ -6,8 +6,9 @@ use std::sync::Arc;
 use aiotel_api::{Processor, ProcessorContext, Signal};
 use aiotel_batch::{BatchConfig, BatchProcessor};
 use aiotel_memory_limiter::{MemoryLimiter, MemoryLimiterConfig};
+use aiotel_redaction::{RedactionConfig, RedactionProcessor};
 
-use crate::components::{parse_block, Factory, Kind, Parsed, ProcessorConfig, Stability};
+use crate::components::{parse_block, split_issues, Factory, Kind, Parsed, ProcessorConfig, Stability};
 use crate::config::yaml::Value;
 use crate::service::ServiceCtx;
 
@@ -20,6 +21,13 @@ pub fn factories() -> Vec<Factory> {
             stability: Stability::Beta,
             signals: &Signal::ALL,
             parse: memory_limiter,
+        },
+        Factory {
+            kind: Kind::Processor,
+            ty: "redaction",
+            stability: Stability::Alpha,
+            signals: &Signal::ALL,
+            parse: redaction,
         },
     ]
 }
@@ -49,5 +57,25 @@ fn memory_limiter(raw: Value, _base: &Path) -> Result<Parsed, Vec<(String, Strin
 impl ProcessorConfig for MemoryLimiterConfig {
     fn build(&self, _ctx: &ProcessorContext, _svc: &ServiceCtx) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(MemoryLimiter::new(self, Box::new(aiotel_memory_limiter::process_rss))))
+    }
+}
+
+/// Redaction keeps its base directory so dictionary files resolve next to the config.
+struct Redaction {
+    cfg: RedactionConfig,
+    base: std::path::PathBuf,
+}
+
+fn redaction(raw: Value, base: &Path) -> Result<Parsed, Vec<(String, String)>> {
+    let cfg: RedactionConfig = parse_block(raw)?;
+    cfg.validate().map_err(split_issues)?;
+    // Build once now so a bad dictionary file or regex fails validation, not startup.
+    RedactionProcessor::new(&cfg, base).map_err(|m| vec![(String::new(), m)])?;
+    Ok(Parsed::Processor(Arc::new(Redaction { cfg, base: base.to_path_buf() })))
+}
+
+impl ProcessorConfig for Redaction {
+    fn build(&self, _ctx: &ProcessorContext, _svc: &ServiceCtx) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(RedactionProcessor::new(&self.cfg, &self.base)?))
     }
 }

@@ -141,23 +141,50 @@ pub(crate) fn as_string(v: &Value) -> Option<Cow<'_, str>> {
 }
 
 /// Keys touched while processing one attribute map (or one log body).
-#[derive(Default)]
+/// Names are kept only at `debug`, and nothing at all when `silent`.
 pub(crate) struct Touched {
-    pub redacted: Vec<String>,
-    pub masked: Vec<String>,
-    pub allowed: Vec<String>,
-    pub ignored: Vec<String>,
+    level: Summary,
+    redacted: Vec<String>,
+    masked: Vec<String>,
+    allowed: Vec<String>,
+    ignored: Vec<String>,
 }
 
 impl Touched {
-    pub fn is_empty(&self) -> bool {
+    pub fn new(level: Summary) -> Touched {
+        Touched { level, redacted: Vec::new(), masked: Vec::new(), allowed: Vec::new(), ignored: Vec::new() }
+    }
+
+    fn note(level: Summary, list: &mut Vec<String>, key: impl FnOnce() -> String) {
+        match level {
+            Summary::Silent => {}
+            Summary::Info => list.push(String::new()),
+            Summary::Debug => list.push(key()),
+        }
+    }
+
+    pub fn redact(&mut self, key: impl FnOnce() -> String) {
+        Self::note(self.level, &mut self.redacted, key)
+    }
+    pub fn mask(&mut self, key: impl FnOnce() -> String) {
+        Self::note(self.level, &mut self.masked, key)
+    }
+    pub fn allow(&mut self, key: impl FnOnce() -> String) {
+        Self::note(self.level, &mut self.allowed, key)
+    }
+    pub fn ignore(&mut self, key: impl FnOnce() -> String) {
+        Self::note(self.level, &mut self.ignored, key)
+    }
+
+    fn is_empty(&self) -> bool {
         self.redacted.is_empty() && self.masked.is_empty() && self.allowed.is_empty() && self.ignored.is_empty()
     }
 
     /// Writes the summary attributes the way the Collector's `addMetaAttrs`
     /// does: key lists sorted and merged with any existing list, counts added
     /// to any existing count.
-    pub fn write(self, summary: Summary, attrs: &mut Vec<KeyValue>, body: bool) {
+    pub fn write(self, attrs: &mut Vec<KeyValue>, body: bool) {
+        let summary = self.level;
         if summary == Summary::Silent || self.is_empty() {
             return;
         }
@@ -169,7 +196,12 @@ impl Touched {
                 ("", BODY_IGNORED_COUNT),
             ]
         } else {
-            [(REDACTED_KEYS, REDACTED_COUNT), (MASKED_KEYS, MASKED_COUNT), (ALLOWED_KEYS, ALLOWED_COUNT), ("", IGNORED_COUNT)]
+            [
+                (REDACTED_KEYS, REDACTED_COUNT),
+                (MASKED_KEYS, MASKED_COUNT),
+                (ALLOWED_KEYS, ALLOWED_COUNT),
+                ("", IGNORED_COUNT),
+            ]
         };
         let lists = [self.redacted, self.masked, self.allowed, self.ignored];
         for (mut keys, (keys_attr, count_attr)) in lists.into_iter().zip(names) {
@@ -201,6 +233,10 @@ fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
 fn put(attrs: &mut Vec<KeyValue>, key: &str, v: Value) {
     match attrs.iter_mut().find(|kv| kv.key == key) {
         Some(kv) => kv.value = Some(AnyValue { value: Some(v) }),
-        None => attrs.push(KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }),
+        None => attrs.push(KeyValue {
+            key: key.to_string(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..Default::default()
+        }),
     }
 }

@@ -37,7 +37,7 @@ pub struct RedactionConfig {
     /// Built-in detectors by name; every one is on with `mask` unless listed otherwise.
     pub detectors: BTreeMap<String, DetectorConfig>,
     /// Key for the `hash` action (HMAC-SHA256) and for the `hmac-*` hash functions.
-    pub hmac_key: Option<String>,
+    pub hmac_key: Option<Secret>,
     pub dictionaries: Vec<DictionaryConfig>,
     pub patterns: Vec<PatternConfig>,
     /// Larger values are replaced whole, never passed through.
@@ -64,6 +64,17 @@ impl Default for RedactionConfig {
             patterns: Vec::new(),
             max_value_bytes: 1 << 20,
         }
+    }
+}
+
+/// A string that `Debug` does not print, so a logged config leaks no key.
+#[derive(Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "<redacted>" })
     }
 }
 
@@ -148,7 +159,7 @@ impl RedactionConfig {
     }
 
     pub(crate) fn key(&self) -> Option<&str> {
-        self.hmac_key.as_deref().filter(|k| !k.is_empty())
+        self.hmac_key.as_ref().map(|k| k.0.as_str()).filter(|k| !k.is_empty())
     }
 
     /// The setting of a built-in detector, with defaults for unlisted ones.
@@ -217,7 +228,9 @@ impl RedactionConfig {
                 self.hash_function,
                 HashFunction::NAMES
             )),
-            Some(f) if f.needs_key() && no_key => errs.push(format!("hash_function: {} needs hmac_key", self.hash_function)),
+            Some(f) if f.needs_key() && no_key => {
+                errs.push(format!("hash_function: {} needs hmac_key", self.hash_function))
+            }
             _ => {}
         }
         if !matches!(self.summary.as_str(), "" | "debug" | "info" | "silent") {

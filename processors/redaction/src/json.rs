@@ -17,9 +17,18 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut hits: Vec<Hit> = Vec::new();
+    // Two values in a row ("4111 1111") mean this is not JSON: the text
+    // between strings must be scanned as a whole.
+    let mut want_value = true;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        if matches!(c, b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') {
+            if !want_value {
+                return None;
+            }
+            want_value = false;
+        }
         match c {
             b'"' => {
                 let start = i + 1;
@@ -27,18 +36,34 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
                 let raw = &s[start..end];
                 hits.clear();
                 if escaped {
-                    let text = decode(raw)?;
-                    sc.find(&text, &mut hits);
-                    if !hits.is_empty() {
-                        if let Some(w) = sc.whole(&hits) {
-                            return Some(w);
+                    // Decoded into a reused buffer: no allocation unless something matched.
+                    let found = DECODED.with(|buf| {
+                        let mut text = buf.borrow_mut();
+                        text.clear();
+                        decode_into(raw, &mut text)?;
+                        sc.find(&text, &mut hits);
+                        if hits.is_empty() {
+                            return Some(None);
                         }
-                        let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
-                        o.push_str(&s[copied..start]);
+                        if let Some(w) = sc.whole(&hits) {
+                            return Some(Some(Err(w)));
+                        }
                         let mut plain = String::with_capacity(text.len());
                         sc.render(&text, &hits, &mut plain);
-                        encode_into(&plain, o);
-                        copied = end;
+                        if text.capacity() > KEEP_BUFFER {
+                            *text = String::new();
+                        }
+                        Some(Some(Ok(plain)))
+                    })?;
+                    match found {
+                        None => {}
+                        Some(Err(whole)) => return Some(whole),
+                        Some(Ok(plain)) => {
+                            let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
+                            o.push_str(&s[copied..start]);
+                            encode_into(&plain, o);
+                            copied = end;
+                        }
                     }
                 } else {
                     sc.find(raw, &mut hits);
@@ -56,9 +81,12 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
                 i = end + 1;
             }
             b'-' | b'0'..=b'9' => {
-                let end = i + b[i..].iter().position(|&c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')).unwrap_or(b.len() - i);
-                // Short numbers cannot hold any entity.
-                if end - i >= 8 {
+                let end = i + b[i..]
+                    .iter()
+                    .position(|&c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(b.len() - i);
+                // Short numbers hold no built-in entity (custom rules may match anything).
+                if end - i >= 8 || sc.has_custom() {
                     let num = &s[i..end];
                     hits.clear();
                     sc.find(num, &mut hits);
@@ -76,7 +104,15 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
                 }
                 i = end;
             }
-            b'{' | b'}' | b'[' | b']' | b':' | b',' | b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'{' | b'[' | b':' | b',' => {
+                want_value = true;
+                i += 1;
+            }
+            b'}' | b']' => {
+                want_value = false;
+                i += 1;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
             b't' | b'f' | b'n' => {
                 let lit: &[u8] = match c {
                     b't' => b"true",
@@ -118,13 +154,22 @@ fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// Decodes a JSON string's content; `None` on a malformed escape.
-fn decode(raw: &str) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
+thread_local! {
+    static DECODED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// A decode buffer larger than this is not kept between values.
+const KEEP_BUFFER: usize = 64 << 10;
+
+/// Decodes a JSON string's content into `out`; `None` on a malformed escape.
+fn decode_into(raw: &str, out: &mut String) -> Option<()> {
     let mut rest = raw;
     while let Some(k) = rest.find('\\') {
         out.push_str(&rest[..k]);
-        let e = rest.as_bytes().get(k + 1)?;
+        let e = *rest.as_bytes().get(k + 1)?;
+        if !matches!(e, b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u') {
+            return None;
+        }
         rest = &rest[k + 2..];
         match e {
             b'"' => out.push('"'),
@@ -155,7 +200,7 @@ fn decode(raw: &str) -> Option<String> {
         }
     }
     out.push_str(rest);
-    Some(out)
+    Some(())
 }
 
 fn hex4(s: &str) -> Option<u32> {
@@ -184,6 +229,11 @@ fn encode_into(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode(raw: &str) -> Option<String> {
+        let mut s = String::new();
+        decode_into(raw, &mut s).map(|_| s)
+    }
 
     #[test]
     fn decode_roundtrip() {

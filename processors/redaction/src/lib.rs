@@ -10,6 +10,7 @@ mod config;
 mod detectors;
 mod hash;
 mod json;
+mod log_body;
 mod scan;
 mod url;
 mod walk;
@@ -21,10 +22,12 @@ use aiotel_api::{Batch, Payload, Processor};
 
 pub use collector_compat::{
     ALLOWED_COUNT, ALLOWED_KEYS, BODY_ALLOWED_COUNT, BODY_ALLOWED_KEYS, BODY_IGNORED_COUNT, BODY_MASKED_COUNT,
-    BODY_MASKED_KEYS, BODY_REDACTED_COUNT, BODY_REDACTED_KEYS, IGNORED_COUNT, MASKED_COUNT, MASKED_KEYS, REDACTED_COUNT,
-    REDACTED_KEYS,
+    BODY_MASKED_KEYS, BODY_REDACTED_COUNT, BODY_REDACTED_KEYS, IGNORED_COUNT, MASKED_COUNT, MASKED_KEYS,
+    REDACTED_COUNT, REDACTED_KEYS,
 };
-pub use config::{Action, DetectorConfig, DictionaryConfig, PatternConfig, RedactionConfig, UrlSanitizerConfig};
+pub use config::{
+    Action, DetectorConfig, DictionaryConfig, PatternConfig, RedactionConfig, Secret, UrlSanitizerConfig,
+};
 pub use detectors::Builtin;
 pub use hash::HashFunction;
 pub use scan::TOO_LARGE;

@@ -136,6 +136,11 @@ impl Scanner {
         })
     }
 
+    /// Dictionaries or custom patterns are configured.
+    pub fn has_custom(&self) -> bool {
+        self.dict.is_some() || self.patterns.is_some()
+    }
+
     /// Redacts one string value: oversized values whole, JSON text inside
     /// its strings, anything else as plain text.
     pub fn redact_value<'a>(&self, s: &'a str) -> Redacted<'a> {

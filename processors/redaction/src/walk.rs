@@ -1,6 +1,7 @@
 //! Walks a payload and applies the rules to every place attributes live:
 //! resource, scope, span, span event and span link attributes; log record
-//! attributes and bodies; metric data points and their exemplars.
+//! attributes and bodies (see `log_body.rs`); metric data points and their
+//! exemplars.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -19,18 +20,18 @@ use crate::url::{cluster_url, fully_redacted};
 pub(crate) struct Engine {
     pub rules: KeyRules,
     pub scanner: Scanner,
-    url: Option<UrlRules>,
+    pub(crate) url: Option<UrlRules>,
     max_value_bytes: usize,
 }
 
-struct UrlRules {
+pub(crate) struct UrlRules {
     attributes: HashSet<String>,
     span_names: bool,
-    log_bodies: bool,
+    pub(crate) log_bodies: bool,
 }
 
 /// What became of one value.
-enum Fate {
+pub(crate) enum Fate {
     Same,
     Changed,
     Drop,
@@ -157,25 +158,25 @@ impl Engine {
         if attrs.is_empty() {
             return;
         }
-        let mut t = Touched::default();
+        let mut t = Touched::new(self.rules.summary);
         attrs.retain_mut(|kv| self.attr(kv, &mut t));
-        t.write(self.rules.summary, attrs, false);
+        t.write(attrs, false);
     }
 
     fn attr(&self, kv: &mut KeyValue, t: &mut Touched) -> bool {
         let r = &self.rules;
         let k = kv.key.as_str();
         if r.is_ignored(k) {
-            t.ignored.push(kv.key.clone());
+            t.ignore(|| kv.key.clone());
             return true;
         }
         if r.should_redact(k) {
-            t.redacted.push(kv.key.clone());
+            t.redact(|| kv.key.clone());
             return false;
         }
         let v = &mut kv.value.get_or_insert_with(AnyValue::default).value;
         if self.too_large(v) {
-            t.masked.push(kv.key.clone());
+            t.mask(|| kv.key.clone());
             return true;
         }
         // The Collector reads non-strings as "" unless redact_all_types.
@@ -185,13 +186,13 @@ impl Engine {
             _ => Cow::Borrowed(""),
         };
         if r.allow_value(&text) {
-            t.allowed.push(kv.key.clone());
+            t.allow(|| kv.key.clone());
             return true;
         }
         if r.should_mask_key(k) {
             let masked = r.mask_whole(&text);
             *v = Some(Value::StringValue(masked));
-            t.masked.push(kv.key.clone());
+            t.mask(|| kv.key.clone());
             return true;
         }
         let url = self.url.as_ref().is_some_and(|u| u.attributes.contains(k));
@@ -204,18 +205,18 @@ impl Engine {
         match fate {
             Fate::Same => true,
             Fate::Changed => {
-                t.masked.push(kv.key.clone());
+                t.mask(|| kv.key.clone());
                 true
             }
             Fate::Drop => {
-                t.redacted.push(kv.key.clone());
+                t.redact(|| kv.key.clone());
                 false
             }
         }
     }
 
     /// Fail closed: a string or bytes value over the limit is replaced whole.
-    fn too_large(&self, v: &mut Option<Value>) -> bool {
+    pub(crate) fn too_large(&self, v: &mut Option<Value>) -> bool {
         let n = match v {
             Some(Value::StringValue(s)) => s.len(),
             Some(Value::BytesValue(b)) => b.len(),
@@ -239,7 +240,7 @@ impl Engine {
     }
 
     /// A scalar (or string) value through the value rules by its string form.
-    fn scalar(&self, v: &mut Option<Value>, url: bool) -> Fate {
+    pub(crate) fn scalar(&self, v: &mut Option<Value>, url: bool) -> Fate {
         let out = {
             let Some(text) = v.as_ref().and_then(as_string) else { return Fate::Same };
             match self.pipeline(&text, url) {
@@ -266,8 +267,8 @@ impl Engine {
         let mut changed = false;
         match v {
             Some(Value::StringValue(s)) => return self.set_string(s, false),
-            Some(Value::KvlistValue(l)) => l.values.retain_mut(|kv| {
-                match self.nested(&mut kv.value.get_or_insert_with(AnyValue::default).value) {
+            Some(Value::KvlistValue(l)) => {
+                l.values.retain_mut(|kv| match self.nested(&mut kv.value.get_or_insert_with(AnyValue::default).value) {
                     Fate::Same => true,
                     Fate::Changed => {
                         changed = true;
@@ -277,8 +278,8 @@ impl Engine {
                         changed = true;
                         false
                     }
-                }
-            }),
+                })
+            }
             Some(Value::ArrayValue(a)) => a.values.retain_mut(|e| match self.nested(&mut e.value) {
                 Fate::Same => true,
                 Fate::Changed => {
@@ -297,107 +298,6 @@ impl Engine {
             Fate::Changed
         } else {
             Fate::Same
-        }
-    }
-
-    /// The Collector's `processLogBody`: key rules apply to the keys of a
-    /// map body at every depth; leaves go through the value rules. The
-    /// summary goes to the record's attributes as `redaction.body.*`.
-    pub fn log_body(&self, body: &mut Option<AnyValue>, attrs: &mut Vec<KeyValue>) {
-        let Some(b) = body.as_mut() else { return };
-        let mut t = Touched::default();
-        match &mut b.value {
-            Some(Value::KvlistValue(_) | Value::ArrayValue(_)) => {
-                self.body_node("", &mut b.value, &mut t);
-            }
-            None => return,
-            v => {
-                let url = self.url.as_ref().is_some_and(|u| u.log_bodies);
-                if self.too_large(v) {
-                    t.masked.push("body".into());
-                } else if !matches!(v, Some(Value::BytesValue(_))) {
-                    // As in the Collector, an allowed body returns before any summary.
-                    if v.as_ref().and_then(as_string).is_some_and(|text| self.rules.allow_value(&text)) {
-                        return;
-                    }
-                    match self.scalar(v, url) {
-                        Fate::Same => {}
-                        Fate::Changed => t.masked.push("body".into()),
-                        Fate::Drop => {
-                            *body = None;
-                            t.redacted.push("body".into());
-                        }
-                    }
-                }
-            }
-        }
-        t.write(self.rules.summary, attrs, true);
-    }
-
-    /// One node of a log body; `path` is its Collector-style key path
-    /// (`a.b`, `[0]`, `a.[1]`). Returns whether to keep the node.
-    fn body_node(&self, path: &str, v: &mut Option<Value>, t: &mut Touched) -> bool {
-        let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
-        let r = &self.rules;
-        match v {
-            Some(Value::KvlistValue(l)) => {
-                l.values.retain_mut(|kv| {
-                    let k = kv.key.as_str();
-                    if r.is_ignored(k) {
-                        t.ignored.push(join(k));
-                        return true;
-                    }
-                    if r.should_redact(k) {
-                        t.redacted.push(join(k));
-                        return false;
-                    }
-                    let cv = &mut kv.value.get_or_insert_with(AnyValue::default).value;
-                    if r.should_mask_key(k) {
-                        let text = match cv.as_ref() {
-                            Some(Value::StringValue(s)) => s.as_str(),
-                            _ => "",
-                        };
-                        *cv = Some(Value::StringValue(r.mask_whole(text)));
-                        t.masked.push(join(k));
-                        return true;
-                    }
-                    self.body_node(&join(k), cv, t)
-                });
-                true
-            }
-            Some(Value::ArrayValue(a)) => {
-                let mut i = 0;
-                a.values.retain_mut(|e| {
-                    let p = join(&format!("[{i}]"));
-                    i += 1;
-                    self.body_node(&p, &mut e.value, t)
-                });
-                true
-            }
-            _ => {
-                if self.too_large(v) {
-                    t.masked.push(path.to_string());
-                    return true;
-                }
-                if matches!(v, None | Some(Value::BytesValue(_))) {
-                    return true;
-                }
-                if v.as_ref().and_then(as_string).is_some_and(|text| r.allow_value(&text)) {
-                    t.allowed.push(path.to_string());
-                    return true;
-                }
-                match self.scalar(v, self.url.as_ref().is_some_and(|u| u.log_bodies)) {
-                    Fate::Same => true,
-                    Fate::Changed => {
-                        t.masked.push(path.to_string());
-                        true
-                    }
-                    Fate::Drop => {
-                        t.redacted.push(path.to_string());
-                        false
-                    }
-                }
-            }
         }
     }
 

@@ -121,7 +121,10 @@ fn readme_example_on_logs_and_metrics() {
     // Body maps follow the same key rules, summarised under redaction.body.*.
     let Some(Value::KvlistValue(body)) = lr.body.as_ref().and_then(|b| b.value.as_ref()) else { panic!() };
     assert_eq!(keys(&body.values), ["description"]);
-    assert_eq!(get_str(&body.values, "description"), Some(format!("paid with {}", md5_hex("4111111111111111")).as_str()));
+    assert_eq!(
+        get_str(&body.values, "description"),
+        Some(format!("paid with {}", md5_hex("4111111111111111")).as_str())
+    );
     assert_eq!(get_str(a, "redaction.body.redacted.keys"), Some("card"));
     assert_eq!(get_int(a, "redaction.body.redacted.count"), Some(1));
     assert_eq!(get_str(a, "redaction.body.masked.keys"), Some("description"));
@@ -237,7 +240,8 @@ fn blocked_key_patterns_and_hash_functions() {
         ("sha1", hex(&Sha1::digest("s3cret"))),
         ("sha3", hex(&Sha3_256::digest("s3cret"))),
     ] {
-        let p = processor(&format!(r#"{{allow_all_keys: true, blocked_key_patterns: [".*token.*"], hash_function: {f}}}"#));
+        let p =
+            processor(&format!(r#"{{allow_all_keys: true, blocked_key_patterns: [".*token.*"], hash_function: {f}}}"#));
         let mut payload = span(vec![s("auth_token", "s3cret"), s("user", "bob")]);
         p.redact(&mut payload);
         let a = &span_of(&payload).attributes;

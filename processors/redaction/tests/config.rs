@@ -29,6 +29,7 @@ max_value_bytes: 1048576
     );
     assert_eq!(cfg.detectors["email"].action, Action::Hash);
     assert!(!cfg.detectors["ip_address"].enabled);
+    assert!(!format!("{cfg:?}").contains("0123456789abcdef"), "Debug must not print the key");
     cfg.validate().unwrap();
     let p = RedactionProcessor::new(&cfg, &fixtures()).unwrap();
     assert!(p.redact_str("a@b.io").starts_with("<EMAIL:"));

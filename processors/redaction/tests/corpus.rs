@@ -125,10 +125,8 @@ fn corpus_recall_and_precision() {
         positives - tp
     ));
     table.push_str("\nFalse positives on the negatives, by near-miss kind: ");
-    let kinds: Vec<String> = gen::NEAR_MISSES
-        .iter()
-        .map(|(k, _)| format!("{k} {}", neg_fp.get(k).copied().unwrap_or(0)))
-        .collect();
+    let kinds: Vec<String> =
+        gen::NEAR_MISSES.iter().map(|(k, _)| format!("{k} {}", neg_fp.get(k).copied().unwrap_or(0))).collect();
     table.push_str(&kinds.join(", "));
     table.push('\n');
     println!("{table}");

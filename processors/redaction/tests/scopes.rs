@@ -147,7 +147,11 @@ fn metric_points_of_every_type() {
                 metric(Data::Gauge(Gauge { data_points: vec![number()] })),
                 metric(Data::Sum(Sum { data_points: vec![number()], ..Default::default() })),
                 metric(Data::Histogram(Histogram {
-                    data_points: vec![HistogramDataPoint { attributes: pii(), exemplars: exemplar(), ..Default::default() }],
+                    data_points: vec![HistogramDataPoint {
+                        attributes: pii(),
+                        exemplars: exemplar(),
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 })),
                 metric(Data::ExponentialHistogram(ExponentialHistogram {
@@ -209,7 +213,10 @@ fn nested_attribute_values() {
     let p = processor("{allow_all_keys: true, summary: debug}");
     let mut attrs = vec![kv(
         "llm.input_messages",
-        array(vec![kvlist(vec![s("role", "user"), s("content", &format!("I am {EMAIL}"))]), sv("card 4111 1111 1111 1111")]),
+        array(vec![
+            kvlist(vec![s("role", "user"), s("content", &format!("I am {EMAIL}"))]),
+            sv("card 4111 1111 1111 1111"),
+        ]),
     )];
     let mut payload = Payload::Traces(vec![ResourceSpans {
         scope_spans: vec![ScopeSpans {

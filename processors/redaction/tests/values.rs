@@ -48,10 +48,7 @@ fn json_valued_attributes_stay_valid() {
     for leaked in ["jane@example.com", "4111", "7946", "sk-proj"] {
         assert!(!text.contains(leaked), "{leaked} leaked: {text}");
     }
-    assert_eq!(
-        parsed[1]["parts"][0]["content"],
-        "Hi,\nI'm <EMAIL>,\tcard <CREDIT_CARD>. Call <PHONE> \u{00e9}"
-    );
+    assert_eq!(parsed[1]["parts"][0]["content"], "Hi,\nI'm <EMAIL>,\tcard <CREDIT_CARD>. Call <PHONE> \u{00e9}");
     assert_eq!(parsed[0]["content"], "You are a \"careful\" assistant.\nNever leak keys.");
     assert_eq!(parsed[2]["content"], "key <OPENAI_KEY> and \\ backslash");
     assert_eq!(parsed[3]["card_as_number"], "<CREDIT_CARD>");
@@ -86,6 +83,8 @@ fn text_that_only_looks_like_json_is_scanned_as_text() {
     assert_eq!(p.redact_str("[INFO] login by jane@example.com"), "[INFO] login by <EMAIL>");
     assert_eq!(p.redact_str("{broken jane@example.com"), "{broken <EMAIL>");
     assert_eq!(p.redact_str(r#"{"a": "x"} jane@example.com"#), r#"{"a": "x"} <EMAIL>"#);
+    assert_eq!(p.redact_str("[1] 4111 1111 1111 1111"), "[1] <CREDIT_CARD>");
+    assert_eq!(p.redact_str("[1, 2] [3]"), "[1, 2] [3]");
 }
 
 #[test]
@@ -111,8 +110,7 @@ fn oversized_values_fail_closed() {
 fn hash_tokens_are_stable_per_key() {
     let yaml = |key: &str| format!("{{allow_all_keys: true, hmac_key: {key}, detectors: {{email: {{action: hash}}}}}}");
     let p = processor(&yaml("k1"));
-    let mut payload =
-        spans(vec![vec![s("m", "from jane@example.com")], vec![s("m", "reply to Jane@Example.com now")]]);
+    let mut payload = spans(vec![vec![s("m", "from jane@example.com")], vec![s("m", "reply to Jane@Example.com now")]]);
     p.redact(&mut payload);
     let a = get_str(attrs(&payload, 0), "m").unwrap().to_string();
     let b = get_str(attrs(&payload, 1), "m").unwrap().to_string();
@@ -164,7 +162,10 @@ patterns:
     );
     assert_eq!(p.redact_str("Ask ACME corp and globex's team"), "Ask <CUSTOMERS> and <CUSTOMERS>'s team");
     assert_eq!(p.redact_str("Acme Corporation and Globexia"), "Acme Corporation and Globexia");
-    assert_eq!(p.redact_str("from the file: umbrella corporation, Initech."), "from the file: <CUSTOMERS>, <CUSTOMERS>.");
+    assert_eq!(
+        p.redact_str("from the file: umbrella corporation, Initech."),
+        "from the file: <CUSTOMERS>, <CUSTOMERS>."
+    );
     assert_eq!(p.redact_str("see TICKET-123456 and TICKET-12"), "see <TICKET> and TICKET-12");
     assert_eq!(p.redact_str("status of project falcon is green"), "<CODENAME>");
 }
@@ -179,7 +180,10 @@ fn no_match_borrows() {
 #[test]
 fn allowed_values_and_ignored_keys_skip_detectors() {
     let p = processor(r#"{allow_all_keys: true, ignored_keys: [raw], allowed_values: ['@mycompany\.com$']}"#);
-    let out = redact_attrs(&p, vec![s("raw", "jane@example.com"), s("owner", "ops@mycompany.com"), s("x", "jane@example.com")]);
+    let out = redact_attrs(
+        &p,
+        vec![s("raw", "jane@example.com"), s("owner", "ops@mycompany.com"), s("x", "jane@example.com")],
+    );
     assert_eq!(get_str(&out, "raw"), Some("jane@example.com"));
     assert_eq!(get_str(&out, "owner"), Some("ops@mycompany.com"));
     assert_eq!(get_str(&out, "x"), Some("<EMAIL>"));

@@ -13,7 +13,7 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Card brand prefixes (IIN ranges) with their plausible lengths. A random
@@ -22,13 +22,13 @@ pub(crate) fn card_brand_ok(d: &[u8]) -> bool {
     let n = d.len();
     let p = |k: usize| -> u32 { d[..k].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0')) };
     match d[0] {
-        b'4' => matches!(n, 13 | 16 | 19),                                     // Visa
-        b'5' => (51..=55).contains(&p(2)) && n == 16,                           // Mastercard
-        b'2' => (2221..=2720).contains(&p(4)) && n == 16,                       // Mastercard 2-series
+        b'4' => matches!(n, 13 | 16 | 19),                // Visa
+        b'5' => (51..=55).contains(&p(2)) && n == 16,     // Mastercard
+        b'2' => (2221..=2720).contains(&p(4)) && n == 16, // Mastercard 2-series
         b'3' => match p(2) {
-            34 | 37 => n == 15,                                                 // Amex
-            35 => (16..=19).contains(&n),                                       // JCB
-            30 | 36 | 38 | 39 => (14..=19).contains(&n),                        // Diners
+            34 | 37 => n == 15,                          // Amex
+            35 => (16..=19).contains(&n),                // JCB
+            30 | 36 | 38 | 39 => (14..=19).contains(&n), // Diners
             _ => false,
         },
         b'6' => (p(4) == 6011 || p(2) == 65 || (644..=649).contains(&p(3)) || p(2) == 62) && (16..=19).contains(&n),

@@ -86,7 +86,11 @@ pub(crate) fn scan(s: &[u8], want: &Want, found: &mut impl FnMut(usize, usize, B
     while let Some(p) = next_digit(s, i) {
         if word_before(s, p) {
             // IBAN: two uppercase letters then check digits, at a word start.
-            if want.iban && p >= 2 && s[p - 1].is_ascii_uppercase() && s[p - 2].is_ascii_uppercase() && !word_before(s, p - 2)
+            if want.iban
+                && p >= 2
+                && s[p - 1].is_ascii_uppercase()
+                && s[p - 2].is_ascii_uppercase()
+                && !word_before(s, p - 2)
             {
                 if let Some(end) = iban(s, p - 2) {
                     found(p - 2, end, Builtin::Iban);
@@ -214,7 +218,8 @@ fn classify_all(t: &Token, want: &Want, found: &mut impl FnMut(usize, usize, Bui
 /// A phone extension after `end` (" x123", " ext. 123", " ext 123"), included in the match.
 fn extension(s: &[u8], end: usize) -> usize {
     let rest = &s[end..];
-    let skip = [&b" x"[..], b" ext. ", b" ext.", b" ext ", b" x "].iter().find(|p| rest.starts_with(p)).map(|p| p.len());
+    let skip =
+        [&b" x"[..], b" ext. ", b" ext.", b" ext ", b" x "].iter().find(|p| rest.starts_with(p)).map(|p| p.len());
     let Some(k) = skip else { return end };
     let n = rest[k..].iter().take(7).take_while(|c| c.is_ascii_digit()).count();
     if (1..=6).contains(&n) && !word_at(s, end + k + n) {
@@ -259,7 +264,8 @@ fn classify(t: &Token, i: usize, j: usize, want: &Want) -> Option<(Builtin, usiz
             return Some((Builtin::IpAddress, start));
         }
     }
-    if want.card && !plus && (13..=19).contains(&nd) && card_shape(lens, seps) && card_brand_ok(digits) && luhn(digits) {
+    if want.card && !plus && (13..=19).contains(&nd) && card_shape(lens, seps) && card_brand_ok(digits) && luhn(digits)
+    {
         return Some((Builtin::CreditCard, start));
     }
     if want.ssn && !plus && lens == [3, 2, 4] {
@@ -328,7 +334,11 @@ fn phone(t: &Token, i: usize, j: usize, digits: &[u8], lens: &[usize], seps: &[&
     if g == 3 && us(i, lens, seps) {
         return Some(lead);
     }
-    if g == 4 && t.digits(i) == b"1" && matches!(seps[0], b"-" | b" " | b" (" | b".") && us(i + 1, &lens[1..], &seps[1..]) {
+    if g == 4
+        && t.digits(i) == b"1"
+        && matches!(seps[0], b"-" | b" " | b" (" | b".")
+        && us(i + 1, &lens[1..], &seps[1..])
+    {
         return Some(start);
     }
     // Brazil: (DD) DDDD-DDDD and (DD) 9DDDD-DDDD.
@@ -344,7 +354,9 @@ fn phone(t: &Token, i: usize, j: usize, digits: &[u8], lens: &[usize], seps: &[&
         return Some(lead);
     }
     // National with trunk 0: 020 7946 0958, 030/12345678, (0221) 123456, 01 23 45 67 89.
-    if g >= 2 && (10..=12).contains(&nd) && digits[0] == b'0' && digits[1] != b'0' {
+    // Nine digits only as area + subscriber ("030 901820"), as older German lines are.
+    let short_ok = nd == 9 && g == 2 && (3..=5).contains(&lens[0]) && lens[1] >= 5;
+    if g >= 2 && ((10..=12).contains(&nd) || short_ok) && digits[0] == b'0' && digits[1] != b'0' {
         let first_ok = match seps[0] {
             b" " | b"-" | b"." | b"/" => !paren0,
             b")" | b") " => paren0,
@@ -378,7 +390,13 @@ fn iban(s: &[u8], p: usize) -> Option<usize> {
             buf[n] = c;
             n += 1;
             i += 1;
-        } else if c == b' ' && n % 4 == 0 && n > 0 && grouped != Some(false) && i + 1 < s.len() && s[i + 1].is_ascii_alphanumeric() {
+        } else if c == b' '
+            && n % 4 == 0
+            && n > 0
+            && grouped != Some(false)
+            && i + 1 < s.len()
+            && s[i + 1].is_ascii_alphanumeric()
+        {
             grouped = Some(true);
             i += 1;
         } else {
@@ -424,6 +442,7 @@ mod tests {
             "030/1234567",
             "01 23 45 67 89",
             "(11) 91234-5678",
+            "030 901820",
             "(54) 4911-4504",
             "453.729.2799 x858",
             "(215) 139-1874 ext. 12",

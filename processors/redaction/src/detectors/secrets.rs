@@ -10,17 +10,29 @@ use super::{is_word, word_before, Builtin};
 #[derive(Clone, Copy)]
 enum Body {
     /// At least `min` characters of `[A-Za-z0-9_-]`, with a digit and a letter.
-    Dashed { min: usize },
+    Dashed {
+        min: usize,
+    },
     /// Exactly `len` characters of `[A-Z0-9]` (AWS).
-    UpperExact { len: usize },
+    UpperExact {
+        len: usize,
+    },
     /// At least `min` characters of `[A-Za-z0-9]` (GitHub, Stripe, Hugging Face).
-    Alnum { min: usize },
+    Alnum {
+        min: usize,
+    },
     /// At least `min` characters of `[A-Za-z0-9_]` (fine-grained GitHub PAT).
-    AlnumUnderscore { min: usize },
+    AlnumUnderscore {
+        min: usize,
+    },
     /// Exactly `len` characters of `[A-Za-z0-9_-]` (Google).
-    DashedExact { len: usize },
+    DashedExact {
+        len: usize,
+    },
     /// Slack: `[A-Za-z0-9-]`, at least `min`, with a digit.
-    Slack { min: usize },
+    Slack {
+        min: usize,
+    },
     Jwt,
     Pem,
 }
@@ -162,7 +174,9 @@ fn pem_end(b: &[u8], p: usize) -> Option<usize> {
         }
     }
     // Base64 lines, whitespace and the `\n` escapes of a JSON string.
-    Some(run(b, body, |c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b' ' | b'\r' | b'\n' | b'\t' | b'\\')))
+    Some(run(b, body, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b' ' | b'\r' | b'\n' | b'\t' | b'\\')
+    }))
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@
 use fake::faker::company::en::{Bs, CompanyName};
 use fake::faker::creditcard::raw::CreditCardNumber;
 use fake::faker::internet::en::DomainSuffix;
-use fake::faker::internet::raw::{FreeEmail, SafeEmail, IPv4, IPv6};
+use fake::faker::internet::raw::{FreeEmail, IPv4, IPv6, SafeEmail};
+use fake::faker::name::en::{FirstName, LastName};
 use fake::faker::phone_number::raw::{CellNumber, PhoneNumber};
 use fake::locales::{CY_GB, DE_DE, EN, FR_FR, IT_IT, PT_BR};
-use fake::faker::name::en::{FirstName, LastName};
 use fake::Fake;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -107,7 +107,8 @@ pub fn phone(r: &mut StdRng) -> String {
         return fake_phone(r);
     }
     let area = format!("{}{}", r.random_range(2..10), digits(r, 2));
-    let exch = if r.random_bool(0.3) { "555".to_string() } else { format!("{}{}", r.random_range(2..10), digits(r, 2)) };
+    let exch =
+        if r.random_bool(0.3) { "555".to_string() } else { format!("{}{}", r.random_range(2..10), digits(r, 2)) };
     let line = digits(r, 4);
     match r.random_range(0..22) {
         // North America
@@ -132,7 +133,9 @@ pub fn phone(r: &mut StdRng) -> String {
         16 => format!("089/{}", digits(r, 7)),
         17 => format!("+49151{}", digits(r, 8)),
         // Other E.164
-        18 => format!("+33 {} {} {} {} {}", r.random_range(1..8), digits(r, 2), digits(r, 2), digits(r, 2), digits(r, 2)),
+        18 => {
+            format!("+33 {} {} {} {} {}", r.random_range(1..8), digits(r, 2), digits(r, 2), digits(r, 2), digits(r, 2))
+        }
         19 => format!("+91 9{} {}", digits(r, 4), digits(r, 5)),
         20 => format!("+61 2 {} {}", digits(r, 4), digits(r, 4)),
         _ => format!("0{} {} {} {} {}", r.random_range(1..8), digits(r, 2), digits(r, 2), digits(r, 2), digits(r, 2)),
@@ -312,13 +315,7 @@ pub fn github_token(r: &mut StdRng) -> String {
 }
 
 pub fn slack_token(r: &mut StdRng) -> String {
-    format!(
-        "{}{}-{}-{}",
-        pick(r, &["xoxb-", "xoxp-", "xoxe-"]),
-        digits(r, 12),
-        digits(r, 13),
-        chars(r, ALNUM, 24)
-    )
+    format!("{}{}-{}-{}", pick(r, &["xoxb-", "xoxp-", "xoxe-"]), digits(r, 12), digits(r, 13), chars(r, ALNUM, 24))
 }
 
 pub fn google_api_key(r: &mut StdRng) -> String {
@@ -395,7 +392,15 @@ fn hex(r: &mut StdRng, n: usize) -> String {
 }
 
 pub fn uuid(r: &mut StdRng) -> String {
-    let u = format!("{}-{}-4{}-{}{}-{}", hex(r, 8), hex(r, 4), hex(r, 3), pick(r, &["8", "9", "a", "b"]), hex(r, 3), hex(r, 12));
+    let u = format!(
+        "{}-{}-4{}-{}{}-{}",
+        hex(r, 8),
+        hex(r, 4),
+        hex(r, 3),
+        pick(r, &["8", "9", "a", "b"]),
+        hex(r, 3),
+        hex(r, 12)
+    );
     if r.random_bool(0.2) {
         u.to_uppercase()
     } else {
@@ -424,7 +429,13 @@ fn order_number(r: &mut StdRng) -> String {
         0 => format!("ORD-{}-{}", r.random_range(2019..2027), digits(r, 6)),
         1 => format!("#{}", digits(r, 8)),
         2 => format!("order {}", digits(r, 10)),
-        3 => format!("PO-{}{:02}{:02}-{}", r.random_range(2019..2027), r.random_range(1..13), r.random_range(1..29), digits(r, 4)),
+        3 => format!(
+            "PO-{}{:02}{:02}-{}",
+            r.random_range(2019..2027),
+            r.random_range(1..13),
+            r.random_range(1..29),
+            digits(r, 4)
+        ),
         4 => format!("INV/{}/{}", r.random_range(2019..2027), digits(r, 5)),
         5 => format!("ticket {}", digits(r, 9)),
         _ => format!("tracking 1Z{}", chars(r, b"0123456789ABCDEFGHJKLMNPRSTUVWXYZ", 16)),
@@ -485,7 +496,8 @@ fn bad_ip(r: &mut StdRng) -> String {
 
 fn misc(r: &mut StdRng) -> String {
     match r.random_range(0..16) {
-        0 => format!("{}:{}:{}:{}:{}:{}", hex(r, 2), hex(r, 2), hex(r, 2), hex(r, 2), hex(r, 2), hex(r, 2)).to_uppercase(),
+        0 => format!("{}:{}:{}:{}:{}:{}", hex(r, 2), hex(r, 2), hex(r, 2), hex(r, 2), hex(r, 2), hex(r, 2))
+            .to_uppercase(),
         1 => format!("{:02}:{:02}:{:02}", r.random_range(0..24), r.random_range(0..60), r.random_range(0..60)),
         2 => format!("${},{:03}.{:02}", r.random_range(1..999), r.random_range(0..1000), r.random_range(0..100)),
         3 => format!("{:.4}, {:.4}", r.random_range(-90.0..90.0), r.random_range(-180.0..180.0)),
@@ -580,6 +592,11 @@ const FILLER: &[&str] = &[
     "I already tried restarting the worker and clearing the cache.",
     "The model answered correctly in 87% of the test cases.",
     "Shipping to the EU usually takes 5 to 7 business days.",
+    "Yesterday at 14:32 the job ran for 1,284 seconds and processed 48213 rows.",
+    "Log: 2024-03-02T09:15:27.481Z WARN worker-7 pid=31337 latency_ms=1423.7 retries=3 host=api-2",
+    "The invoice total was $1,249.99 for 12 seats on plan v2.3.1, due 2024-04-30.",
+    "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7 status=500 took 0.842s",
+    "```python\nfor i in range(10):\n    print(f\"{i}: {i**2}\")\n```",
 ];
 
 /// How an entity sits in its sentence, by detector.
@@ -592,7 +609,12 @@ fn context(kind: &str) -> &'static [&'static str] {
         "us_ssn" => &["My SSN is {x}.", "SSN: {x}", "social security number {x} for the form"],
         "ip_address" => &["The request came from {x} last night.", "client_ip={x} status=403", "Whitelist {x} please."],
         "private_key" => &["Here is the key:\n{x}\nplease keep it safe.", "key.pem contents:\n{x}"],
-        _ => &["My key is {x}, why does it fail?", "export TOKEN={x}", "Authorization: Bearer {x}", "config: {\"api_key\": \"{x}\"}"],
+        _ => &[
+            "My key is {x}, why does it fail?",
+            "export TOKEN={x}",
+            "Authorization: Bearer {x}",
+            "config: {\"api_key\": \"{x}\"}",
+        ],
     }
 }
 
@@ -665,7 +687,8 @@ pub fn chat_value(r: &mut StdRng, size: usize, pii: bool) -> String {
         s.push(' ');
         let bs: String = Bs().fake_with_rng(r);
         s.push_str(&format!("The goal is to {bs}. "));
-        s.push_str(*pick(r, CLOSERS));
+        let closer: &&str = pick(r, CLOSERS);
+        s.push_str(closer);
         s.push('\n');
     }
     if pii {
