@@ -32,6 +32,8 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{port}", max_recv_msg_size_mib: 64}}
 processors:
   batch: {{send_batch_size: 8192, timeout: 200ms, flush_when_idle: {idle}}}
+  redaction: {{allow_all_keys: true}}
+  token_cost: {{}}
 exporters:
   otlp:
     endpoint: 127.0.0.1:{sink}
@@ -140,6 +142,25 @@ def run_once(kind, shape, spans, batch, concurrency, compression, processors="ba
         }
 
 
+def ai_overhead(args):
+    """CPU per span of `redaction, token_cost, batch` against `batch` alone, same run, GenAI spans."""
+    pipelines = {"forward": "batch", "ai": "redaction, token_cost, batch"}
+    results = {k: [] for k in pipelines}
+    for r in range(args.rounds):
+        for name in pipelines if r % 2 == 0 else reversed(list(pipelines)):
+            res = run_once("aiotel", "genai", args.genai_spans, args.batch, args.concurrency, args.compression,
+                           processors=pipelines[name])
+            results[name].append(res)
+            print(f"genai {name:8} round {r}: {res}", file=sys.stderr)
+    med = {k: {m: statistics.median(x[m] for x in v) for m in v[0]} for k, v in results.items()}
+    print("\n| pipeline | processors | CPU-s / 1M spans | peak RSS (MiB) | spans/s |")
+    print("|---|---|---|---|---|")
+    for k, m in med.items():
+        print(f"| {k} | {pipelines[k]} | {m['cpu_s_per_m']:.2f} | {m['peak_rss_mib']:.1f} | {m['spans_per_s']:,.0f} |")
+    extra = med["ai"]["cpu_s_per_m"] / med["forward"]["cpu_s_per_m"] - 1
+    print(f"\nredaction + token_cost add {extra * 100:.1f}% CPU per span over plain forwarding")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=1_000_000)
@@ -149,7 +170,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--compression", default="gzip")
     ap.add_argument("--targets", default="aiotel,rotel")
+    ap.add_argument("--ai", action="store_true",
+                    help="compare aiotel's plain forwarding with redaction + token_cost on GenAI spans, instead of rotel")
     args = ap.parse_args()
+    if args.ai:
+        return ai_overhead(args)
     targets = args.targets.split(",")
     rows = []
     for shape, n in (("plain", args.spans), ("genai", args.genai_spans)):

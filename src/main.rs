@@ -68,7 +68,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(aiotel::service::run(cfg, shutdown_signal())) {
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let run = async move {
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP received; reloading data files");
+                let _ = reload_tx.try_send(());
+            }
+        });
+        aiotel::service::run(cfg, shutdown_signal(), reload_rx).await
+    };
+    match rt.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "aiotel failed");

@@ -20,11 +20,18 @@ pub struct ServiceCtx {
     pub metrics: Arc<SelfMetrics>,
     pub health: Arc<Health>,
     pub open_files: OpenFiles,
+    /// Bumped on SIGHUP: components re-read their data files.
+    pub reload: tokio::sync::watch::Sender<u64>,
 }
 
 impl ServiceCtx {
     pub fn new() -> ServiceCtx {
-        ServiceCtx { metrics: SelfMetrics::new(), health: Arc::new(Health::new()), open_files: Default::default() }
+        ServiceCtx {
+            metrics: SelfMetrics::new(),
+            health: Arc::new(Health::new()),
+            open_files: Default::default(),
+            reload: tokio::sync::watch::Sender::new(0),
+        }
     }
 }
 
@@ -58,9 +65,20 @@ impl Health {
     }
 }
 
-/// Runs the service until `stop` resolves, then shuts it down.
-pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()>) -> Result<(), String> {
+/// Runs the service until `stop` resolves, then shuts it down. Each message
+/// on `reload` (SIGHUP) asks components to re-read their data files.
+pub async fn run(
+    cfg: Config,
+    stop: impl std::future::Future<Output = ()>,
+    mut reload: tokio::sync::mpsc::Receiver<()>,
+) -> Result<(), String> {
     let ctx = ServiceCtx::new();
+    let reloads = ctx.reload.clone();
+    tokio::spawn(async move {
+        while reload.recv().await.is_some() {
+            reloads.send_modify(|n| *n += 1);
+        }
+    });
     let metrics_server = match cfg.telemetry.metrics.listen_address() {
         Some(addr) => {
             let listener = crate::net::bind(&addr).await?;
