@@ -85,7 +85,12 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
                 );
                 let consumer = Consumer::new(tx, OnFull::Block, false, ComponentCounters::default());
                 connector_inputs.insert((cid.clone(), from, to), consumer);
-                pipelines.push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets)))));
+                let stats = runner::StatsSink {
+                    metrics: ctx.metrics.clone(),
+                    pipeline: name.clone(),
+                    processor_ids: vec![cid.to_string()],
+                };
+                pipelines.push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets), stats))));
             }
         }
     }
@@ -117,7 +122,12 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
             procs.push(pcfg.build(&pctx, ctx).map_err(|m| format!("processor {pr} in pipeline {pid}: {m}"))?);
         }
         let rx = inputs[pid].1.clone();
-        pipelines.push((pid.to_string(), tokio::spawn(runner::run(rx, procs, Fanout(outs)))));
+        let stats = runner::StatsSink {
+            metrics: ctx.metrics.clone(),
+            pipeline: pid.to_string(),
+            processor_ids: p.processors.iter().map(|x| x.to_string()).collect(),
+        };
+        pipelines.push((pid.to_string(), tokio::spawn(runner::run(rx, procs, Fanout(outs), stats))));
     }
 
     drop(connector_inputs);

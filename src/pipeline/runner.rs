@@ -1,24 +1,57 @@
+use std::sync::Arc;
+
 use aiotel_api::{Batch, Processor};
 use tokio::time::Instant;
 
 use super::Fanout;
+use crate::telemetry::SelfMetrics;
+
+/// Where a pipeline publishes its processors' own counters.
+pub struct StatsSink {
+    pub metrics: Arc<SelfMetrics>,
+    pub pipeline: String,
+    pub processor_ids: Vec<String>,
+}
+
+impl StatsSink {
+    fn publish(&self, processors: &[Box<dyn Processor>]) {
+        for (p, id) in processors.iter().zip(&self.processor_ids) {
+            let stats = p.stats();
+            if !stats.is_empty() {
+                self.metrics.processor_stats(id, &self.pipeline, &stats);
+            }
+        }
+    }
+}
 
 /// Runs one pipeline: takes batches from its input queue, passes them
 /// through its processors in order and hands the results to its exporters.
 /// Returns once the input is closed and everything held has been flushed.
-pub async fn run(input: async_channel::Receiver<Batch>, mut processors: Vec<Box<dyn Processor>>, out: Fanout) {
+pub async fn run(
+    input: async_channel::Receiver<Batch>,
+    mut processors: Vec<Box<dyn Processor>>,
+    out: Fanout,
+    stats: StatsSink,
+) {
+    const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+    let mut published = std::time::Instant::now();
     loop {
+        if published.elapsed() >= PUBLISH_EVERY {
+            stats.publish(&processors);
+            published = std::time::Instant::now();
+        }
         let deadline = processors.iter().filter_map(|p| p.next_deadline()).min();
-        let batch = match deadline {
-            Some(d) => tokio::select! {
-                b = input.recv() => b.ok(),
-                _ = tokio::time::sleep_until(Instant::from_std(d)) => {
+        // Wake for the next publish too, so counters stay fresh while idle.
+        let wake = deadline.unwrap_or(published + PUBLISH_EVERY).min(published + PUBLISH_EVERY);
+        let batch = tokio::select! {
+            b = input.recv() => b.ok(),
+            _ = tokio::time::sleep_until(Instant::from_std(wake)) => {
+                if deadline.is_some_and(|d| d <= std::time::Instant::now()) {
                     let now = std::time::Instant::now();
                     fire(&mut processors, &out, |p, buf| p.on_deadline(now, buf)).await;
-                    continue;
                 }
-            },
-            None => input.recv().await.ok(),
+                continue;
+            }
         };
         let Some(b) = batch else { break };
         dispatch(&mut processors, vec![b], &out).await;
@@ -28,6 +61,7 @@ pub async fn run(input: async_channel::Receiver<Batch>, mut processors: Vec<Box<
     }
     // Drain upstream-first: each processor's held data flows through the rest.
     fire(&mut processors, &out, |p, buf| p.flush(buf)).await;
+    stats.publish(&processors);
 }
 
 /// Calls `event` on each processor in order, passing what it releases through the ones after it.

@@ -41,6 +41,7 @@ pub struct SelfMetrics {
     exporter_dropped: PerSignal,
     queue_size: Family<Labels, Gauge>,
     queue_capacity: Family<Labels, Gauge>,
+    processor_stats: Family<Labels, Gauge>,
     queues: Mutex<Vec<(Labels, Arc<dyn Fn() -> usize + Send + Sync>)>>,
     rss: Gauge,
     cpu: Gauge<f64, AtomicU64>,
@@ -83,6 +84,12 @@ impl SelfMetrics {
         let queue_capacity = Family::<Labels, Gauge>::default();
         reg.register("aiotel_queue_size", "Batches waiting in a queue", queue_size.clone());
         reg.register("aiotel_queue_capacity", "Capacity of a queue, in batches", queue_capacity.clone());
+        let processor_stats = Family::<Labels, Gauge>::default();
+        reg.register(
+            "aiotel_processor_stat",
+            "Counters a processor reports about itself, such as traces buffered or evicted",
+            processor_stats.clone(),
+        );
         let rss = Gauge::default();
         let cpu = Gauge::<f64, AtomicU64>::default();
         reg.register("aiotel_process_memory_rss_bytes", "Resident memory of the process", rss.clone());
@@ -103,6 +110,7 @@ impl SelfMetrics {
             exporter_dropped,
             queue_size,
             queue_capacity,
+            processor_stats,
             queues: Mutex::new(Vec::new()),
             rss,
             cpu,
@@ -148,6 +156,18 @@ impl SelfMetrics {
         self.queue_capacity.get_or_create(&l).set(capacity as i64);
         if let Ok(mut q) = self.queues.lock() {
             q.push((l, len));
+        }
+    }
+
+    /// Publishes a processor's own counters.
+    pub fn processor_stats(&self, processor: &str, pipeline: &str, stats: &[(&'static str, u64)]) {
+        for (name, v) in stats {
+            let l = vec![
+                ("processor".to_string(), processor.to_string()),
+                ("pipeline".to_string(), pipeline.to_string()),
+                ("stat".to_string(), name.to_string()),
+            ];
+            self.processor_stats.get_or_create(&l).set(*v as i64);
         }
     }
 

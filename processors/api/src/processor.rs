@@ -29,6 +29,11 @@ pub trait Processor: Send + 'static {
     /// The pipeline's input queue is empty: nothing more will arrive soon.
     fn on_idle(&mut self, _out: &mut Vec<Batch>) {}
 
+    /// Counters worth exporting as self-metrics (`name`, value); read about once a second.
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+
     /// Hands over everything held; called once on shutdown.
     fn flush(&mut self, _out: &mut Vec<Batch>) {}
 }

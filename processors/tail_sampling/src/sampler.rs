@@ -223,6 +223,25 @@ impl TailSampler {
 }
 
 impl Processor for TailSampler {
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        let s = TailSampler::stats(self);
+        vec![
+            ("traces_received", s.traces_received),
+            ("traces_buffered", s.traces_buffered),
+            ("spans_buffered", s.spans_buffered),
+            ("bytes_buffered", s.bytes_buffered),
+            ("traces_sampled", s.traces_sampled),
+            ("traces_dropped", s.traces_dropped),
+            ("traces_evicted_early", s.evicted_early),
+            ("traces_decided_over_trace_cap", s.decided_over_trace_cap),
+            ("late_spans_sampled", s.late_spans_sampled),
+            ("late_spans_dropped", s.late_spans_dropped),
+            ("spans_received", s.spans_received),
+            ("spans_sampled", s.spans_sampled),
+            ("spans_dropped", s.spans_dropped),
+        ]
+    }
+
     fn process(&mut self, batch: Batch, out: &mut Vec<Batch>) {
         let Batch { payload, acks } = batch;
         match payload {
