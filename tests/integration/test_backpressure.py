@@ -59,7 +59,7 @@ def test_blocked_backend_backpressure(spawn, workdir):
         "front",
         FRONT.replace("BACK_PORT", str(back_port)).replace("GRPC_PORT", str(grpc_port)).replace("LIMIT", str(LIMIT_MIB)),
     )
-    spans = make_spans(30000, payload_bytes=2048)
+    spans = make_spans(60000, payload_bytes=2048)
     probe_spans = make_spans(5)
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 

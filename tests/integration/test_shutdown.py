@@ -36,7 +36,7 @@ def test_sigterm_under_load_loses_no_acknowledged_span(spawn, workdir):
     out = workdir / "out.jsonl"
     spawn("back", back(back_port, out))
     front = spawn("front", FRONT.replace("BACK_PORT", str(back_port)).replace("GRPC_PORT", str(grpc_port)))
-    spans = make_spans(40000, payload_bytes=256)
+    spans = make_spans(100000, payload_bytes=256)
     # The SDK gives up quickly once the daemon is gone, so the run ends soon after SIGTERM.
     load = Load(lambda: OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True, timeout=2), spans, batch=100, threads=4)
     load.start()
