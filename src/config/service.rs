@@ -37,19 +37,13 @@ pub struct PipelineConfig {
     pub exporters: Vec<ComponentId>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryConfig {
     pub logs: LogsConfig,
     pub metrics: MetricsConfig,
     /// Attributes describing this aiotel instance; accepted for Collector compatibility.
     pub resource: std::collections::BTreeMap<String, serde_yaml_ng::Value>,
-}
-
-impl Default for TelemetryConfig {
-    fn default() -> Self {
-        Self { logs: LogsConfig::default(), metrics: MetricsConfig::default(), resource: Default::default() }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(String, String)>;
+/// Reads a queue's current length at scrape time.
+type QueueProbe = Arc<dyn Fn() -> usize + Send + Sync>;
 
 /// One counter family per signal, named after the signal's item noun.
 struct PerSignal([Family<Labels, Counter>; 3]);
@@ -42,7 +44,7 @@ pub struct SelfMetrics {
     queue_size: Family<Labels, Gauge>,
     queue_capacity: Family<Labels, Gauge>,
     processor_stats: Family<Labels, Gauge>,
-    queues: Mutex<Vec<(Labels, Arc<dyn Fn() -> usize + Send + Sync>)>>,
+    queues: Mutex<Vec<(Labels, QueueProbe)>>,
     rss: Gauge,
     cpu: Gauge<f64, AtomicU64>,
     undelivered: Counter,

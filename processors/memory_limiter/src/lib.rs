@@ -33,10 +33,11 @@ impl MemoryLimiterConfig {
         if self.limit_mib > 0 && self.spike_limit_mib >= self.limit_mib {
             errs.push("spike_limit_mib must be smaller than limit_mib");
         }
-        if self.limit_percentage > 100 || self.spike_limit_percentage >= self.limit_percentage.max(1) {
-            if self.limit_percentage > 0 {
-                errs.push("limit_percentage must be at most 100 and above spike_limit_percentage");
-            }
+        if self.limit_percentage > 100 {
+            errs.push("limit_percentage must be at most 100");
+        }
+        if self.limit_percentage > 0 && self.spike_limit_percentage >= self.limit_percentage {
+            errs.push("spike_limit_percentage must be smaller than limit_percentage");
         }
         if errs.is_empty() {
             Ok(())

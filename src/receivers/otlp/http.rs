@@ -77,7 +77,7 @@ async fn export(s: Arc<HttpState>, signal: Signal, headers: HeaderMap, body: Bod
         Ok(r) => {
             let resp = ExportResponse {
                 partial_success: (r.count > 0)
-                    .then(|| PartialSuccess { rejected: r.count as i64, error_message: r.message }),
+                    .then_some(PartialSuccess { rejected: r.count as i64, error_message: r.message }),
             };
             success(format, signal, resp)
         }
