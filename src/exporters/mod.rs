@@ -1,6 +1,7 @@
 //! Exporters: each is a tower `Service` driven by one generic loop that
 //! owns the sending queue, the consumers and the retries.
 
+mod compression;
 mod debug;
 mod driver;
 pub mod encode;

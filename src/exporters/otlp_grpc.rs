@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use super::compression::{Compression, CompressionParams, Compressor};
 use super::encode::{rejected_items, to_protobuf, ExportResponse};
 use super::tls::ClientTls;
 use super::{ExporterHandle, QueueSettings, RetrySettings};
@@ -55,55 +56,6 @@ impl Default for OtlpGrpcConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case")]
-pub enum Compression {
-    Gzip,
-    Zstd,
-    None,
-    #[serde(rename = "")]
-    Empty,
-}
-
-/// The Collector's `compression_params`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct CompressionParams {
-    /// gzip 1–9 (default 6, as tonic and grpc-go use), zstd 1–22 (default 3).
-    pub level: Option<i32>,
-}
-
-impl Compression {
-    /// The `grpc-encoding` name and a compressor at `level`.
-    pub fn codec(self, level: Option<i32>) -> Option<(&'static str, Compressor)> {
-        match self {
-            Compression::Gzip => Some(("gzip", Compressor::Gzip(level.unwrap_or(6).clamp(1, 9) as u32))),
-            Compression::Zstd => Some(("zstd", Compressor::Zstd(level.unwrap_or(3).clamp(1, 22)))),
-            Compression::None | Compression::Empty => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Compressor {
-    Gzip(u32),
-    Zstd(i32),
-}
-
-impl Compressor {
-    pub fn compress(self, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
-        use std::io::Write;
-        match self {
-            Compressor::Gzip(level) => {
-                let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(level));
-                enc.write_all(data)?;
-                enc.finish().map(|_| ())
-            }
-            Compressor::Zstd(level) => zstd::stream::copy_encode(data, out, level),
-        }
-    }
-}
-
 pub fn factory() -> Factory {
     Factory { kind: Kind::Exporter, ty: "otlp", stability: Stability::Beta, signals: &Signal::ALL, parse }
 }
@@ -116,15 +68,8 @@ fn parse(raw: Value, _base: &Path) -> Result<Parsed, Vec<(String, String)>> {
     } else if let Err(e) = uri(&cfg) {
         errs.push(("endpoint".into(), e));
     }
-    if let Some(l) = cfg.compression_params.level {
-        let ok = match cfg.compression {
-            Compression::Gzip => (1..=9).contains(&l),
-            Compression::Zstd => (1..=22).contains(&l),
-            Compression::None | Compression::Empty => true,
-        };
-        if !ok {
-            errs.push(("compression_params::level".into(), "must be 1-9 for gzip or 1-22 for zstd".into()));
-        }
+    if let Err(e) = cfg.compression.check_level(cfg.compression_params.level) {
+        errs.push(("compression_params::level".into(), e));
     }
     if let Err(e) = cfg.retry_on_failure.validate() {
         errs.push(("retry_on_failure".into(), e));

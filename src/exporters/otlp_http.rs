@@ -1,7 +1,6 @@
 //! The `otlphttp` exporter: OTLP over HTTP, protobuf or JSON.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,6 +11,7 @@ use futures::future::BoxFuture;
 use prost::Message;
 use serde::Deserialize;
 
+use super::compression::{Compression, CompressionParams, Compressor};
 use super::encode::{to_json, to_protobuf, ExportResponse};
 use super::tls::ClientTls;
 use super::{ExporterHandle, QueueSettings, RetrySettings};
@@ -31,6 +31,7 @@ pub struct OtlpHttpConfig {
     pub tls: ClientTls,
     pub headers: BTreeMap<String, String>,
     pub compression: Compression,
+    pub compression_params: CompressionParams,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     pub retry_on_failure: RetrySettings,
@@ -48,6 +49,7 @@ impl Default for OtlpHttpConfig {
             tls: ClientTls::default(),
             headers: BTreeMap::new(),
             compression: Compression::Gzip,
+            compression_params: CompressionParams::default(),
             timeout: Duration::from_secs(30),
             retry_on_failure: RetrySettings::default(),
             sending_queue: QueueSettings::default(),
@@ -60,16 +62,6 @@ impl Default for OtlpHttpConfig {
 pub enum Encoding {
     Proto,
     Json,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case")]
-pub enum Compression {
-    Gzip,
-    Zstd,
-    None,
-    #[serde(rename = "")]
-    Empty,
 }
 
 pub fn factory() -> Factory {
@@ -90,6 +82,9 @@ fn parse(raw: Value, _base: &Path) -> Result<Parsed, Vec<(String, String)>> {
                 errs.push((format!("{s}_endpoint"), format!("invalid URL {u:?}")));
             }
         }
+    }
+    if let Err(e) = cfg.compression.check_level(cfg.compression_params.level) {
+        errs.push(("compression_params::level".into(), e));
     }
     if let Err(e) = cfg.retry_on_failure.validate() {
         errs.push(("retry_on_failure".into(), e));
@@ -137,7 +132,8 @@ impl ExporterConfig for OtlpHttpConfig {
             headers.insert(name, v.parse().map_err(|_| format!("header {k} has an invalid value"))?);
         }
         let client = b.default_headers(headers).build().map_err(|e| e.to_string())?;
-        let svc = OtlpHttp { client, url: Arc::from(url), encoding: self.encoding, compression: self.compression };
+        let compression = self.compression.codec(self.compression_params.level);
+        let svc = OtlpHttp { client, url: Arc::from(url), encoding: self.encoding, compression };
         Ok(super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx))
     }
 }
@@ -147,7 +143,7 @@ struct OtlpHttp {
     client: reqwest::Client,
     url: Arc<str>,
     encoding: Encoding,
-    compression: Compression,
+    compression: Option<(&'static str, Compressor)>,
 }
 
 impl tower::Service<Arc<Payload>> for OtlpHttp {
@@ -172,18 +168,13 @@ impl tower::Service<Arc<Payload>> for OtlpHttp {
             };
             let mut req = this.client.post(&*this.url).header("content-type", ctype);
             let body = match this.compression {
-                Compression::Gzip => {
-                    req = req.header("content-encoding", "gzip");
-                    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                    enc.write_all(&body)
-                        .and_then(|_| enc.finish())
-                        .map_err(|e| PipelineError::permanent(e.to_string()))?
+                Some((name, c)) => {
+                    req = req.header("content-encoding", name);
+                    let mut out = Vec::with_capacity(body.len() / 2);
+                    c.compress(&body, &mut out).map_err(|e| PipelineError::permanent(e.to_string()))?;
+                    out
                 }
-                Compression::Zstd => {
-                    req = req.header("content-encoding", "zstd");
-                    zstd::encode_all(&body[..], 1).map_err(|e| PipelineError::permanent(e.to_string()))?
-                }
-                Compression::None | Compression::Empty => body,
+                None => body,
             };
             let resp = req
                 .body(body)

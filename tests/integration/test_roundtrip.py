@@ -17,6 +17,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from pipelines import back
 from otlp_util import JsonLogExporter, JsonMetricExporter, JsonSpanExporter, Recording, items, items_from_file
 
 FRONT = """
@@ -42,23 +43,6 @@ service:
     logs: {receivers: [otlp], processors: [batch], exporters: [otlp/back]}
 """
 
-BACK = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: "127.0.0.1:BACK_PORT"}
-exporters:
-  file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
-service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
-  pipelines:
-    traces: {receivers: [otlp], exporters: [file]}
-    metrics: {receivers: [otlp], exporters: [file]}
-    logs: {receivers: [otlp], exporters: [file]}
-"""
 
 RESOURCE = Resource.create(
     {
@@ -157,7 +141,7 @@ def emit_all(transport, grpc_port, http_port):
 def test_sdk_roundtrip_through_two_aiotels(spawn, workdir, transport):
     back_port, grpc_port, http_port = free_port(), free_port(), free_port()
     out = workdir / "out.jsonl"
-    spawn("back", BACK.replace("BACK_PORT", str(back_port)).replace("OUT_PATH", str(out)))
+    spawn("back", back(back_port, out))
     front = spawn(
         "front",
         FRONT.replace("BACK_PORT", str(back_port)).replace("GRPC_PORT", str(grpc_port)).replace("HTTP_PORT", str(http_port)),
