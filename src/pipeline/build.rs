@@ -1,10 +1,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aiotel_api::{Batch, ProcessorContext, Signal};
+use aiotel_api::{Batch, Processor, ProcessorContext, Signal};
 use tokio::task::JoinHandle;
 
-use super::{runner, Consumer, Consumers, Fanout, OnFull};
+use super::{runner, Consumer, Consumers, Fanout, Observer, OnFull, Shared};
 use crate::components::ComponentId;
 use crate::config::{Config, PipelineId};
 use crate::exporters::{ExporterHandle, RunningExporter};
@@ -57,6 +57,7 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
     // 3. Connectors that transform run as tasks of their own, one per (id, from, to) signal pair.
     let mut pipelines = Vec::new();
     let mut connector_inputs: BTreeMap<(ComponentId, Signal, Signal), Consumer> = BTreeMap::new();
+    let mut connector_observers: BTreeMap<(ComponentId, Signal, Signal), Observer> = BTreeMap::new();
     for (cid, conn) in &cfg.connectors {
         for from in Signal::ALL {
             for to in Signal::ALL {
@@ -83,14 +84,24 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
                     cfg.pipeline_queue_size,
                     Arc::new(move || probe.upgrade().map(|t| t.len()).unwrap_or(0)),
                 );
-                let consumer = Consumer::new(tx, OnFull::Block, false, ComponentCounters::default());
-                connector_inputs.insert((cid.clone(), from, to), consumer);
                 let stats = runner::StatsSink {
                     metrics: ctx.metrics.clone(),
                     pipeline: name.clone(),
                     processor_ids: vec![cid.to_string()],
                 };
-                pipelines.push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets), stats))));
+                // A read-only connector is run inline by the pipelines feeding it, so
+                // they need not copy each batch; its task only drives its timers.
+                let proc: Box<dyn Processor> = if proc.observes() {
+                    let shared = Arc::new(std::sync::Mutex::new(proc));
+                    let observer = Observer { processor: shared.clone(), keep_open: tx };
+                    connector_observers.insert((cid.clone(), from, to), observer);
+                    Box::new(Shared(shared))
+                } else {
+                    let consumer = Consumer::new(tx, OnFull::Block, false, ComponentCounters::default());
+                    connector_inputs.insert((cid.clone(), from, to), consumer);
+                    proc
+                };
+                pipelines.push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets, Vec::new()), stats))));
             }
         }
     }
@@ -98,10 +109,17 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
     // 4. Each pipeline's outputs: exporters, and the pipelines its connectors feed.
     for (pid, p) in &cfg.pipelines {
         let mut outs = Vec::new();
+        let mut observers = Vec::new();
         for e in &p.exporters {
             if let Some(conn) = cfg.connectors.get(e) {
                 for (target, tp) in &cfg.pipelines {
                     if !tp.receivers.contains(e) || !conn.supports(pid.signal, target.signal) {
+                        continue;
+                    }
+                    if let Some(o) = connector_observers.get(&(e.clone(), pid.signal, target.signal)) {
+                        if !observers.iter().any(|x: &Observer| Arc::ptr_eq(&x.processor, &o.processor)) {
+                            observers.push(o.clone());
+                        }
                         continue;
                     }
                     match connector_inputs.get(&(e.clone(), pid.signal, target.signal)) {
@@ -127,10 +145,11 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
             pipeline: pid.to_string(),
             processor_ids: p.processors.iter().map(|x| x.to_string()).collect(),
         };
-        pipelines.push((pid.to_string(), tokio::spawn(runner::run(rx, procs, Fanout(outs), stats))));
+        pipelines.push((pid.to_string(), tokio::spawn(runner::run(rx, procs, Fanout(outs, observers), stats))));
     }
 
     drop(connector_inputs);
+    drop(connector_observers);
     // 5. Receivers feed the input queues of every pipeline that lists them; a full queue refuses.
     let mut receivers: BTreeMap<ComponentId, Consumers> = BTreeMap::new();
     for (pid, p) in &cfg.pipelines {

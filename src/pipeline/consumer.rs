@@ -1,4 +1,6 @@
-use aiotel_api::{Batch, PipelineError, Signal};
+use std::sync::{Arc, Mutex};
+
+use aiotel_api::{Batch, PipelineError, Processor, Signal};
 
 use crate::telemetry::ComponentCounters;
 
@@ -55,14 +57,33 @@ impl Consumer {
     }
 }
 
-/// Several consumers of one stream; each gets its own copy only when there is more than one.
+/// A processor that reads a stream in place (a read-only connector such as
+/// `spanmetrics`), run inline by the pipeline that feeds it.
+#[derive(Clone)]
+pub struct Observer {
+    pub processor: Arc<Mutex<Box<dyn Processor>>>,
+    /// Held, never sent on: the connector's task ends once every feeding pipeline has.
+    pub keep_open: async_channel::Sender<Batch>,
+}
+
+/// Several consumers of one stream; each gets its own copy only when there
+/// is more than one. Observers read it first, without a copy.
 #[derive(Clone, Default)]
-pub struct Fanout(pub Vec<Consumer>);
+pub struct Fanout(pub Vec<Consumer>, pub Vec<Observer>);
 
 impl Fanout {
     pub async fn consume(&self, batch: Batch) {
+        for o in &self.1 {
+            if let Ok(mut p) = o.processor.lock() {
+                p.observe(&batch.payload);
+            }
+        }
         let Some((last, rest)) = self.0.split_last() else {
-            batch.fail(&PipelineError::permanent("no consumer for this signal"));
+            if self.1.is_empty() {
+                batch.fail(&PipelineError::permanent("no consumer for this signal"));
+            } else {
+                batch.ok();
+            }
             return;
         };
         for c in rest {
@@ -94,6 +115,34 @@ impl Consumers {
             Signal::Traces => &mut self.traces,
             Signal::Metrics => &mut self.metrics,
             Signal::Logs => &mut self.logs,
+        }
+    }
+}
+
+/// Lets a connector's own task drive the timers of a processor that pipelines observe.
+pub struct Shared(pub Arc<Mutex<Box<dyn Processor>>>);
+
+impl Processor for Shared {
+    fn process(&mut self, batch: Batch, out: &mut Vec<Batch>) {
+        match self.0.lock() {
+            Ok(mut p) => p.process(batch, out),
+            Err(_) => batch.fail(&PipelineError::permanent("connector state poisoned")),
+        }
+    }
+    fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.0.lock().ok().and_then(|p| p.next_deadline())
+    }
+    fn on_deadline(&mut self, now: std::time::Instant, out: &mut Vec<Batch>) {
+        if let Ok(mut p) = self.0.lock() {
+            p.on_deadline(now, out);
+        }
+    }
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        self.0.lock().map(|p| p.stats()).unwrap_or_default()
+    }
+    fn flush(&mut self, out: &mut Vec<Batch>) {
+        if let Ok(mut p) = self.0.lock() {
+            p.flush(out);
         }
     }
 }

@@ -6,4 +6,4 @@ mod consumer;
 mod runner;
 
 pub use build::{build, Graph};
-pub use consumer::{Consumer, Consumers, Fanout, OnFull};
+pub use consumer::{Consumer, Consumers, Fanout, Observer, OnFull, Shared};

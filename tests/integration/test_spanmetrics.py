@@ -158,3 +158,42 @@ def test_genai_metrics_match_the_script(spawn, workdir):
     assert int(ev["asInt"]) == 1
     score = h(m["gen_ai.evaluation.score"], **{"gen_ai.evaluation.name": "hallucination"})
     assert abs(score["sum"] - 0.8) < 1e-9
+
+
+FANOUT = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+connectors:
+  spanmetrics:
+    metrics_flush_interval: 60s
+exporters:
+  file/spans: {path: SPANS_PATH}
+  file/metrics: {path: OUT_PATH}
+extensions:
+  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
+  pipelines:
+    traces: {receivers: [otlp], exporters: [spanmetrics, file/spans]}
+    metrics: {receivers: [spanmetrics], exporters: [file/metrics]}
+"""
+
+
+def test_spans_go_on_and_the_last_metrics_flush_at_shutdown(spawn, workdir):
+    import signal
+
+    from load import span_ids_in_file
+
+    port = free_port()
+    out, spans_out = workdir / "metrics.jsonl", workdir / "spans.jsonl"
+    d = spawn("fan", FANOUT.replace("GRPC_PORT", str(port)).replace("OUT_PATH", str(out)).replace("SPANS_PATH", str(spans_out)))
+    send(port)
+    wait_until(lambda: len(span_ids_in_file(read_jsonl(spans_out))) == len(CALLS), what="spans passed on")
+    assert not read_jsonl(out), "nothing is flushed before the interval"
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=30) == 0
+    calls = latest_points(read_jsonl(out))["traces.span.metrics.calls"]
+    assert sum(int(p["asInt"]) for _, p in calls) == len(CALLS)

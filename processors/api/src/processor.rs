@@ -29,6 +29,16 @@ pub trait Processor: Send + 'static {
     /// The pipeline's input queue is empty: nothing more will arrive soon.
     fn on_idle(&mut self, _out: &mut Vec<Batch>) {}
 
+    /// Whether this processor only reads the data it is given, so the
+    /// runtime may call [`Processor::observe`] with a borrowed payload
+    /// instead of handing it a copy of its own.
+    fn observes(&self) -> bool {
+        false
+    }
+
+    /// Reads a payload that goes on elsewhere; only called when `observes` is true.
+    fn observe(&mut self, _payload: &crate::Payload) {}
+
     /// Counters worth exporting as self-metrics (`name`, value); read about once a second.
     fn stats(&self) -> Vec<(&'static str, u64)> {
         Vec::new()

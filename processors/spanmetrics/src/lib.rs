@@ -222,6 +222,17 @@ impl Processor for SpanMetricsConnector {
         self.process_at(batch, unix_nanos());
     }
 
+    fn observes(&self) -> bool {
+        true
+    }
+
+    fn observe(&mut self, payload: &Payload) {
+        match payload {
+            Payload::Traces(rs) => self.aggregate_at(rs, unix_nanos()),
+            _ => self.state.counters.ignored_batches += 1,
+        }
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         Some(self.next_flush)
     }
