@@ -27,6 +27,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Merged into every test config (aiotel merges repeated --config files as the
+# Collector does): the health check that tells a test when aiotel is ready,
+# and self-metrics on a port of the test's own.
+COMMON = """
+extensions:
+  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
+"""
+
+
 class Aiotel:
     """One aiotel process with a config written from a template."""
 
@@ -36,16 +48,24 @@ class Aiotel:
         self.health_port = free_port()
         self.metrics_port = free_port()
         self.config_path = workdir / f"{name}.yaml"
-        config = config.replace("HEALTH_PORT", str(self.health_port)).replace("METRICS_PORT", str(self.metrics_port))
         self.config_path.write_text(config)
+        self.common_path = workdir / f"{name}.common.yaml"
+        self.common_path.write_text(
+            COMMON.replace("HEALTH_PORT", str(self.health_port)).replace("METRICS_PORT", str(self.metrics_port))
+        )
         self.log_path = workdir / f"{name}.log"
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
 
+    def args(self, *before):
+        """The command line: any configs given first, then the test's, then the common one."""
+        cfgs = [*before, self.config_path, self.common_path]
+        return [aiotel_bin()] + [a for c in cfgs for a in ("--config", str(c))]
+
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [aiotel_bin(), "--config", str(self.config_path)],
+            self.args(),
             stdout=self.log,
             stderr=self.log,
             env=self.env,

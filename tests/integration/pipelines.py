@@ -7,11 +7,7 @@ receivers:
       grpc: {endpoint: "127.0.0.1:BACK_PORT"}
 exporters:
   file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [file]}
     metrics: {receivers: [otlp], exporters: [file]}

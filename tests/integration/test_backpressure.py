@@ -29,12 +29,8 @@ exporters:
     timeout: 1s
     retry_on_failure: {initial_interval: 100ms, max_interval: 1s, max_elapsed_time: 0s}
     sending_queue: {queue_size: 8, num_consumers: 2}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
   pipeline_queue_size: 8
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp/back]}
 """

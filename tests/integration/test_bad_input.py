@@ -20,11 +20,7 @@ receivers:
       http: {endpoint: "127.0.0.1:HTTP_PORT", max_request_body_size: 1048576}
 exporters:
   file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [file]}
 """

@@ -17,11 +17,7 @@ exporters:
     encoding: ENCODING
     compression: COMPRESSION
     headers: {x-tenant: t1}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [otlphttp]}
 """
@@ -33,11 +29,7 @@ receivers:
       http: {endpoint: "127.0.0.1:BACK_PORT"}
 exporters:
   file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [file]}
 """

@@ -55,11 +55,7 @@ processors:
   batch: {timeout: 50ms}
 exporters:
   file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], processors: [redaction, batch], exporters: [file]}
     logs: {receivers: [otlp], processors: [redaction, batch], exporters: [file]}
@@ -175,11 +171,7 @@ receivers:
       grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
 exporters:
   file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], processors: [redaction], exporters: [file]}
 """
@@ -188,14 +180,13 @@ service:
 def test_collector_readme_config_unchanged(spawn, workdir):
     import subprocess
 
-    from conftest import Aiotel, aiotel_bin
+    from conftest import Aiotel
 
     port = free_port()
     out = workdir / "collector.jsonl"
     readme = ROOT / "processors" / "redaction" / "tests" / "fixtures" / "collector_readme_example.yaml"
     a = Aiotel(workdir, "collector", COLLECTOR_PIPELINE.replace("GRPC_PORT", str(port)).replace("OUT_PATH", str(out)))
-    a.proc = subprocess.Popen([aiotel_bin(), "--config", str(readme), "--config", str(a.config_path)],
-                              stdout=open(a.log_path, "ab"), stderr=subprocess.STDOUT)
+    a.proc = subprocess.Popen(a.args(readme), stdout=open(a.log_path, "ab"), stderr=subprocess.STDOUT)
     try:
         a.wait_ready()
         tp = TracerProvider(resource=Resource.create({"service.name": "svc"}))

@@ -32,11 +32,7 @@ exporters:
   otlp/back:
     endpoint: 127.0.0.1:BACK_PORT
     tls: {insecure: true}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], processors: [batch], exporters: [otlp/back]}
     metrics: {receivers: [otlp], processors: [batch], exporters: [otlp/back]}

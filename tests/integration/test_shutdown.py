@@ -20,12 +20,8 @@ exporters:
     endpoint: 127.0.0.1:BACK_PORT
     tls: {insecure: true}
     sending_queue: {queue_size: 100}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
   shutdown_timeout: 30s
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], processors: [batch], exporters: [otlp/back]}
 """
@@ -66,12 +62,8 @@ exporters:
     tls: {insecure: true}
     timeout: 500ms
     retry_on_failure: {initial_interval: 100ms, max_elapsed_time: 0s}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
   shutdown_timeout: 3s
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [otlp/back]}
 """

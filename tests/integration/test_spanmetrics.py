@@ -22,11 +22,7 @@ connectors:
     histogram: {unit: s}
 exporters:
   file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [spanmetrics]}
     metrics: {receivers: [spanmetrics], exporters: [file]}
@@ -171,11 +167,7 @@ connectors:
 exporters:
   file/spans: {path: SPANS_PATH}
   file/metrics: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [spanmetrics, file/spans]}
     metrics: {receivers: [spanmetrics], exporters: [file/metrics]}

@@ -28,11 +28,7 @@ processors:
       - {name: one-percent, type: probabilistic, probabilistic: {sampling_percentage: 1}}
 exporters:
   file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], processors: [tail_sampling], exporters: [file]}
 """

@@ -24,11 +24,7 @@ exporters:
   otlp/back:
     endpoint: localhost:BACK_PORT
     tls: {ca_file: CA_FILE}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [otlp/back]}
 """
@@ -42,11 +38,7 @@ receivers:
         tls: {cert_file: CERT, key_file: KEY}
 exporters:
   file: {path: OUT_PATH}
-extensions:
-  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
 service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
   pipelines:
     traces: {receivers: [otlp], exporters: [file]}
 """
