@@ -36,22 +36,24 @@ pub async fn run(
     const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
     let mut published = std::time::Instant::now();
     loop {
-        if published.elapsed() >= PUBLISH_EVERY {
+        let deadline = processors.iter().filter_map(|p| p.next_deadline()).min();
+        // About to wait with nothing scheduled, or a second has passed: publish,
+        // so counters are fresh while idle without a timer on the hot path.
+        if deadline.is_none() || published.elapsed() >= PUBLISH_EVERY {
             stats.publish(&processors);
             published = std::time::Instant::now();
         }
-        let deadline = processors.iter().filter_map(|p| p.next_deadline()).min();
-        // Wake for the next publish too, so counters stay fresh while idle.
-        let wake = deadline.unwrap_or(published + PUBLISH_EVERY).min(published + PUBLISH_EVERY);
-        let batch = tokio::select! {
-            b = input.recv() => b.ok(),
-            _ = tokio::time::sleep_until(Instant::from_std(wake)) => {
-                if deadline.is_some_and(|d| d <= std::time::Instant::now()) {
+        // No timer at all on the hot path unless a processor holds data.
+        let batch = match deadline {
+            Some(d) => tokio::select! {
+                b = input.recv() => b.ok(),
+                _ = tokio::time::sleep_until(Instant::from_std(d)) => {
                     let now = std::time::Instant::now();
                     fire(&mut processors, &out, |p, buf| p.on_deadline(now, buf)).await;
+                    continue;
                 }
-                continue;
-            }
+            },
+            None => input.recv().await.ok(),
         };
         let Some(b) = batch else { break };
         dispatch(&mut processors, vec![b], &out).await;
