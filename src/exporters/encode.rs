@@ -6,14 +6,25 @@ use prost::Message;
 
 /// The protobuf bytes of the export request for `p`. Every OTLP export
 /// request holds its resources in field 1, so one loop serves all signals.
+/// Each resource's length is computed once, for both the buffer size and its
+/// length prefix; prost's own `message::encode` would walk the tree again.
 pub fn to_protobuf(p: &Payload) -> Bytes {
-    let mut buf = BytesMut::with_capacity(p.encoded_len());
-    match p {
-        Payload::Traces(v) => v.iter().for_each(|r| prost::encoding::message::encode(1, r, &mut buf)),
-        Payload::Metrics(v) => v.iter().for_each(|r| prost::encoding::message::encode(1, r, &mut buf)),
-        Payload::Logs(v) => v.iter().for_each(|r| prost::encoding::message::encode(1, r, &mut buf)),
+    fn encode<M: Message>(items: &[M]) -> Bytes {
+        let lens: Vec<usize> = items.iter().map(Message::encoded_len).collect();
+        let total: usize = lens.iter().map(|&l| 1 + prost::length_delimiter_len(l) + l).sum();
+        let mut buf = BytesMut::with_capacity(total);
+        for (m, &len) in items.iter().zip(&lens) {
+            prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut buf);
+            prost::encoding::encode_varint(len as u64, &mut buf);
+            m.encode_raw(&mut buf);
+        }
+        buf.freeze()
     }
-    buf.freeze()
+    match p {
+        Payload::Traces(v) => encode(v),
+        Payload::Metrics(v) => encode(v),
+        Payload::Logs(v) => encode(v),
+    }
 }
 
 /// The OTLP/JSON of the export request for `p`, on one line.
