@@ -12,6 +12,22 @@ echo "==> Python peers (OpenTelemetry SDK, rotel, pytest) in $VENV"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
 
+echo "==> Debian peers (Prometheus server, node-exporter; cmake and C toolchain for librdkafka)"
+DEBS="prometheus prometheus-node-exporter cmake"
+missing=$(for d in $DEBS; do dpkg -s "$d" >/dev/null 2>&1 || echo "$d"; done)
+if [ -n "$missing" ]; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
+
+echo "==> Kafka-protocol broker (tansu), cached in ~/.cargo/bin"
+TANSU_VERSION=$(cat tests/tansu-version)
+if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  cargo install tansu --version "$TANSU_VERSION" --locked --no-default-features --features dynostore
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+
 echo "==> Rust unit tests"
 cargo test --workspace --locked
 
