@@ -158,6 +158,7 @@ service:
     s = AckingSender("app", host="127.0.0.1", port=port, nanosecond_precision=True)
     assert s.emit_with_time("first", EventTime(T, 1), {"log": "before the stall"})
     assert s.read_ack(timeout=10) == {"ack": s.last_chunk}
+    records_when(out, 1)
     os.kill(backend.proc.pid, signal.SIGSTOP)
     try:
         assert s.emit_with_time("second", EventTime(T, 2), {"log": "during the stall"})
