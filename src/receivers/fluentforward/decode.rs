@@ -227,7 +227,10 @@ fn time<'a>(r: &mut Reader<'a>) -> Result<(u64, Option<&'a [u8]>), DecodeError> 
         Kind::Ext => {
             let (ty, data) = r.ext()?;
             if ty != 0 || data.len() != 8 {
-                return Err(DecodeError::Time(format!("extension type {ty} of {} bytes is not an EventTime", data.len())));
+                return Err(DecodeError::Time(format!(
+                    "extension type {ty} of {} bytes is not an EventTime",
+                    data.len()
+                )));
             }
             let secs = u64::from(u32::from_be_bytes([data[0], data[1], data[2], data[3]]));
             let nanos = u64::from(u32::from_be_bytes([data[4], data[5], data[6], data[7]]));

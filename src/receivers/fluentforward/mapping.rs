@@ -74,7 +74,11 @@ fn apply_otlp_field(rec: &mut LogRecord, f: KeyValue) {
         _ => false,
     };
     if !done {
-        rec.attributes.push(KeyValue { key: format!("{METADATA_PREFIX}otlp.{}", f.key), value: f.value, ..Default::default() });
+        rec.attributes.push(KeyValue {
+            key: format!("{METADATA_PREFIX}otlp.{}", f.key),
+            value: f.value,
+            ..Default::default()
+        });
     }
 }
 

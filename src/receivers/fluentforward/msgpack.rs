@@ -355,7 +355,10 @@ mod tests {
         });
         let v = Reader::new(&b).any().unwrap();
         let Some(any_value::Value::KvlistValue(kv)) = v.value else { panic!() };
-        assert_eq!(kv.values[0].value.as_ref().unwrap().value, Some(any_value::Value::StringValue(u64::MAX.to_string())));
+        assert_eq!(
+            kv.values[0].value.as_ref().unwrap().value,
+            Some(any_value::Value::StringValue(u64::MAX.to_string()))
+        );
         assert_eq!(kv.values[1].value.as_ref().unwrap().value, Some(any_value::Value::DoubleValue(1.5)));
         let Some(any_value::Value::ArrayValue(a)) = &kv.values[2].value.as_ref().unwrap().value else { panic!() };
         assert_eq!(a.values[0].value, Some(any_value::Value::IntValue(-300)));
