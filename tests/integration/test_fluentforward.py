@@ -4,10 +4,13 @@ mode, acks only after the pipeline accepted, and malformed input that
 closes only its own connection."""
 
 import hashlib
+import json
 import os
 import signal
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import msgpack
 from conftest import free_port, wait_until
@@ -27,6 +30,9 @@ from pipelines import back
 from test_tls import make_cert
 
 T = 1_767_225_600  # 2026-01-01T00:00:00Z
+ROOT = Path(__file__).resolve().parents[2]
+# fluent-logger for Node.js, installed by tests/run.sh from tests/node/package-lock.json.
+NODE_MODULES = Path(os.environ.get("AIOTEL_CACHE", Path.home() / ".cache" / "aiotel")) / "node" / "node_modules"
 
 TO_FILE = """
 receivers:
@@ -316,3 +322,82 @@ def test_tls_and_heartbeat(spawn, workdir):
         u.sendto(b"\x00", ("127.0.0.1", port))
         data, _ = u.recvfrom(16)
         assert data == b"\x00"
+
+
+def node_send(spec):
+    """Sends events with fluent-logger for Node.js; returns its {"acked": n, "errors": [...]}."""
+    assert (NODE_MODULES / "fluent-logger").is_dir(), f"fluent-logger for Node.js is not installed in {NODE_MODULES}"
+    r = subprocess.run(["node", str(ROOT / "tests" / "node" / "fluent_client.js"), json.dumps(spec)],
+                       env=dict(os.environ, NODE_PATH=str(NODE_MODULES)), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def node_events(label, n, first_nsec):
+    return [{"label": label, "record": {"message": f"{label} {i}", "i": i}, "sec": T, "nsec": first_nsec + i}
+            for i in range(n)]
+
+
+def test_node_fluent_logger_every_mode_with_acks(spawn, workdir):
+    a, port, out = to_file(spawn, workdir)
+    modes = {"Message": 100, "PackedForward": 200, "CompressedPackedForward": 300}
+    for mode, base in modes.items():
+        res = node_send({"tag": "node", "port": port, "mode": mode, "ack": True,
+                         "events": node_events(mode.lower(), 3, base)})
+        assert res == {"acked": 3, "errors": []}, mode
+    recs = {r["body"]: r for r in records_when(out, 9)}
+    for mode, base in modes.items():
+        for i in range(3):
+            r = recs[f"{mode.lower()} {i}"]
+            assert r["time"] == T * 10**9 + base + i
+            assert r["attrs"] == {"fluent.tag": f"node.{mode.lower()}", "i": i}
+
+
+def test_node_fluent_logger_handshake(spawn, workdir):
+    a, port, out = to_file(spawn, workdir, extra=", shared_key: k3y, self_hostname: aiotel.test")
+    res = node_send({"tag": "secure", "port": port, "mode": "CompressedPackedForward", "ack": True,
+                     "sharedKey": "k3y", "events": node_events("shared", 2, 0)})
+    assert res == {"acked": 2, "errors": []}
+    assert sorted(r["body"] for r in records_when(out, 2)) == ["shared 0", "shared 1"]
+    res = node_send({"tag": "secure", "port": port, "ack": True, "ackTimeoutMs": 2000, "sharedKey": "wrong",
+                     "events": node_events("denied", 1, 0)})
+    assert res["acked"] == 0 and res["errors"], res
+    wait_until(lambda: a.metric_sum("aiotel_receiver_protocol_errors_total", reason="handshake") == 1,
+               what="the failed handshake counted")
+    assert len(log_records(out)) == 2
+
+
+def test_node_fluent_logger_over_tls(spawn, workdir):
+    # Without acks: fluent-logger for Node.js starts listening for an ack only in
+    # its TLS write callback, which can run after a fast server's ack has arrived
+    # and been dropped. Acks are tested over plain TCP above.
+    ca, cert, key = make_cert(workdir)
+    a, port, out = to_file(spawn, workdir, extra=f", shared_key: k3y, tls: {{cert_file: {cert}, key_file: {key}}}")
+    res = node_send({"tag": "secure", "port": port, "mode": "CompressedPackedForward", "sharedKey": "k3y",
+                     "ca": str(ca), "events": node_events("tls", 2, 0)})
+    assert res == {"acked": 2, "errors": []}
+    recs = sorted(records_when(out, 2), key=lambda r: r["time"])
+    assert [(r["body"], r["time"]) for r in recs] == [("tls 0", T * 10**9), ("tls 1", T * 10**9 + 1)]
+    assert a.metric_sum("aiotel_receiver_accepted_log_records_total", transport="tls") == 2
+
+
+def test_node_fluent_logger_sees_no_ack_when_refused(spawn, workdir):
+    port = free_port()
+    front = spawn("front", f"""
+receivers:
+  fluentforward: {{endpoint: "127.0.0.1:{port}"}}
+exporters:
+  otlp/nowhere:
+    endpoint: 127.0.0.1:{free_port()}
+    tls: {{insecure: true}}
+    sending_queue: {{enabled: false}}
+    retry_on_failure: {{enabled: false}}
+service:
+  pipelines:
+    logs: {{receivers: [fluentforward], exporters: [otlp/nowhere]}}
+""")
+    res = node_send({"tag": "refused", "port": port, "mode": "PackedForward", "ack": True, "ackTimeoutMs": 3000,
+                     "events": node_events("x", 2, 0)})
+    assert res["acked"] == 0 and any("ack response timeout" in e for e in res["errors"]), res
+    assert front.metric_sum("aiotel_receiver_refused_log_records_total", receiver="fluentforward") == 2
