@@ -114,9 +114,9 @@ fn message(r: &mut Reader, n: usize, tag: String, observed: u64) -> Result<Decod
     if n < 3 {
         return Err(DecodeError::Arity(n));
     }
-    let rec = entry_body(r, &tag, observed)?;
+    let records = entry_body(r, &tag, observed)?.into_iter().collect();
     let chunk = if n == 4 { options(r)?.chunk } else { None };
-    Ok(Decoded { mode: Mode::Message, tag, records: vec![rec], chunk })
+    Ok(Decoded { mode: Mode::Message, tag, records, chunk })
 }
 
 fn forward(r: &mut Reader, n: usize, tag: String, limits: &Limits, observed: u64) -> Result<Decoded, DecodeError> {
@@ -130,7 +130,7 @@ fn forward(r: &mut Reader, n: usize, tag: String, limits: &Limits, observed: u64
     // Each entry takes at least three bytes; never allocate more than the message could hold.
     let mut records = Vec::with_capacity(count.min(r.remaining() / 3));
     for _ in 0..count {
-        records.push(entry(r, &tag, observed)?);
+        records.extend(entry(r, &tag, observed)?);
     }
     let chunk = if n == 3 { options(r)?.chunk } else { None };
     Ok(Decoded { mode: Mode::Forward, tag, records, chunk })
@@ -164,11 +164,13 @@ fn packed(r: &mut Reader, n: usize, tag: String, limits: &Limits, observed: u64)
     };
     let mut er = Reader::new(entries);
     let mut records = Vec::new();
+    let mut count = 0;
     while !er.is_empty() {
-        if records.len() == limits.max_entries {
+        if count == limits.max_entries {
             return Err(DecodeError::TooManyEntries(limits.max_entries));
         }
-        records.push(entry(&mut er, &tag, observed)?);
+        count += 1;
+        records.extend(entry(&mut er, &tag, observed)?);
     }
     Ok(Decoded { mode, tag, records, chunk: opts.chunk })
 }
@@ -183,8 +185,8 @@ fn bounded(src: impl Read, max: usize) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
-/// `[time, record]`.
-fn entry(r: &mut Reader, tag: &str, observed: u64) -> Result<LogRecord, DecodeError> {
+/// `[time, record]`; `None` for a Fluent Bit group marker.
+fn entry(r: &mut Reader, tag: &str, observed: u64) -> Result<Option<LogRecord>, DecodeError> {
     let n = r.array_len()?;
     if n != 2 {
         return Err(DecodeError::Entry(n));
@@ -192,37 +194,71 @@ fn entry(r: &mut Reader, tag: &str, observed: u64) -> Result<LogRecord, DecodeEr
     entry_body(r, tag, observed)
 }
 
-/// A time followed by a record.
-fn entry_body(r: &mut Reader, tag: &str, observed: u64) -> Result<LogRecord, DecodeError> {
-    let (time, metadata_at) = time(r)?;
+/// A time followed by a record; `None` for a Fluent Bit group marker.
+fn entry_body(r: &mut Reader, tag: &str, observed: u64) -> Result<Option<LogRecord>, DecodeError> {
+    let time = time(r)?;
     let k = r.peek_kind()?;
     if k != Kind::Map {
         return Err(DecodeError::Record(k));
     }
+    let (time, metadata_at) = match time {
+        Time::At(t, m) => (t, m),
+        Time::GroupMarker => {
+            r.skip()?;
+            return Ok(None);
+        }
+    };
     let mut rec = record_to_log(r, tag)?;
     rec.time_unix_nano = time;
     rec.observed_time_unix_nano = observed;
     if let Some(buf) = metadata_at {
         apply_metadata(&mut Reader::new(buf), &mut rec)?;
     }
-    Ok(rec)
+    Ok(Some(rec))
 }
 
-/// A time in Unix nanoseconds, and the bytes of Fluent Bit's metadata map when the time carries one.
-fn time<'a>(r: &mut Reader<'a>) -> Result<(u64, Option<&'a [u8]>), DecodeError> {
+enum Time<'a> {
+    /// Unix nanoseconds, and the bytes of Fluent Bit's metadata map when the time carries one.
+    At(u64, Option<&'a [u8]>),
+    /// Fluent Bit's group start (-1) or end (-2) marker, which brackets records
+    /// that came in as OTLP; it is not a log record itself and is skipped.
+    GroupMarker,
+}
+
+/// Whether `[time, metadata]` starts with a group marker's seconds, as an
+/// integer or as an EventTime whose u32 seconds wrapped.
+fn is_group_marker(r: &Reader) -> bool {
+    let mut p = r.clone();
+    match p.peek_kind() {
+        Ok(Kind::Int) => matches!(p.int(), Ok(Int::Signed(-1 | -2))),
+        Ok(Kind::Ext) => p.ext().is_ok_and(|(ty, d)| ty == 0 && d.len() == 8 && d[..3] == [0xff; 3] && d[3] >= 0xfe),
+        _ => false,
+    }
+}
+
+fn time<'a>(r: &mut Reader<'a>) -> Result<Time<'a>, DecodeError> {
     match r.peek_kind()? {
         Kind::Array => {
             let n = r.array_len()?;
             if n != 2 {
                 return Err(DecodeError::Time(format!("a [time, metadata] pair has 2 elements, not {n}")));
             }
-            let (t, _) = time(r)?;
+            let marker = is_group_marker(r);
+            let t = if marker {
+                r.skip()?;
+                0
+            } else {
+                match time(r)? {
+                    Time::At(t, None) => t,
+                    _ => return Err(DecodeError::Time("[time, metadata] pairs do not nest".into())),
+                }
+            };
             if r.peek_kind()? != Kind::Map {
                 return Err(DecodeError::Time("the metadata of [time, metadata] is not a map".into()));
             }
             let start = r.pos();
             r.skip()?;
-            Ok((t, Some(r.slice(start))))
+            Ok(if marker { Time::GroupMarker } else { Time::At(t, Some(r.slice(start))) })
         }
         Kind::Ext => {
             let (ty, data) = r.ext()?;
@@ -237,7 +273,7 @@ fn time<'a>(r: &mut Reader<'a>) -> Result<(u64, Option<&'a [u8]>), DecodeError> 
             if nanos >= 1_000_000_000 {
                 return Err(DecodeError::Time(format!("EventTime nanoseconds {nanos} out of range")));
             }
-            Ok((secs * 1_000_000_000 + nanos, None))
+            Ok(Time::At(secs * 1_000_000_000 + nanos, None))
         }
         Kind::Int => {
             let secs = match r.int()? {
@@ -246,7 +282,7 @@ fn time<'a>(r: &mut Reader<'a>) -> Result<(u64, Option<&'a [u8]>), DecodeError> 
                 Int::Signed(v) => return Err(DecodeError::Time(format!("negative time {v}"))),
             };
             secs.checked_mul(1_000_000_000)
-                .map(|t| (t, None))
+                .map(|t| Time::At(t, None))
                 .ok_or_else(|| DecodeError::Time(format!("time {secs} out of range")))
         }
         Kind::Float => {
@@ -254,7 +290,9 @@ fn time<'a>(r: &mut Reader<'a>) -> Result<(u64, Option<&'a [u8]>), DecodeError> 
             if !(0.0..1.8e10).contains(&f) {
                 return Err(DecodeError::Time(format!("time {f} out of range")));
             }
-            Ok(((f * 1e9).round() as u64, None))
+            // Whole seconds and the fraction apart, so the seconds lose no precision.
+            let secs = f.trunc();
+            Ok(Time::At(secs as u64 * 1_000_000_000 + ((f - secs) * 1e9).round() as u64, None))
         }
         k => Err(DecodeError::Time(format!("a {k:?} is not a time"))),
     }

@@ -355,3 +355,50 @@ fn malformed_messages_are_errors() {
     w.push(0xc0);
     assert_eq!(decode(&w, &LIMITS, 0).unwrap_err(), DecodeError::Trailing(1));
 }
+
+#[test]
+fn fluent_bit_group_markers_are_skipped() {
+    let mut w = W::new();
+    e::write_array_len(&mut w, 2).unwrap();
+    e::write_str(&mut w, "otel").unwrap();
+    e::write_array_len(&mut w, 3).unwrap();
+    // Group start as a negative integer, with the resource in its body.
+    e::write_array_len(&mut w, 2).unwrap();
+    e::write_array_len(&mut w, 2).unwrap();
+    e::write_sint(&mut w, -1).unwrap();
+    e::write_map_len(&mut w, 0).unwrap();
+    e::write_map_len(&mut w, 1).unwrap();
+    e::write_str(&mut w, "resource").unwrap();
+    e::write_map_len(&mut w, 0).unwrap();
+    entry(&mut w, 3, "inside the group");
+    // Group end as an EventTime whose u32 seconds hold -2.
+    e::write_array_len(&mut w, 2).unwrap();
+    e::write_array_len(&mut w, 2).unwrap();
+    event_time(&mut w, (-2i32) as u32, 0);
+    e::write_map_len(&mut w, 0).unwrap();
+    e::write_map_len(&mut w, 0).unwrap();
+    let d = ok(&w);
+    assert_eq!(d.records.len(), 1);
+    assert_eq!(body(&d.records[0]), "inside the group");
+}
+
+#[test]
+fn ext8_event_time_and_float_time() {
+    let mut w = W::new();
+    e::write_array_len(&mut w, 2).unwrap();
+    e::write_str(&mut w, "t").unwrap();
+    e::write_array_len(&mut w, 2).unwrap();
+    // EventTime written as ext 8 (0xc7) rather than fixext 8 (0xd7).
+    e::write_array_len(&mut w, 2).unwrap();
+    w.extend_from_slice(&[0xc7, 8, 0]);
+    w.extend_from_slice(&(T as u32).to_be_bytes());
+    w.extend_from_slice(&5u32.to_be_bytes());
+    record(&mut w, "ext8");
+    // Old Fluentd float seconds.
+    e::write_array_len(&mut w, 2).unwrap();
+    e::write_f64(&mut w, T as f64 + 0.25).unwrap();
+    record(&mut w, "float");
+    let d = ok(&w);
+    assert_eq!(d.records[0].time_unix_nano, T * 1_000_000_000 + 5);
+    assert_eq!(d.records[1].time_unix_nano, T * 1_000_000_000 + 250_000_000);
+}

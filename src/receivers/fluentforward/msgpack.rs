@@ -91,6 +91,7 @@ pub enum Int {
     Unsigned(u64),
 }
 
+#[derive(Clone)]
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
