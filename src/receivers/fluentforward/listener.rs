@@ -15,6 +15,8 @@ use super::connection::{serve, Shared};
 
 /// How long shutdown waits for connections finishing a message.
 const DRAIN: Duration = Duration::from_secs(10);
+/// A client that does not finish its TLS handshake in this time is dropped, so it cannot hold a slot.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
 
 pub enum Listener {
     Tcp(TcpListener, Option<TlsAcceptor>),
@@ -48,9 +50,14 @@ pub async fn accept_loop(listener: Listener, shared: Arc<Shared>, max_connection
         tasks.spawn(async move {
             match stream {
                 Stream::Tcp(s, None) => serve(s, peer, shared).await,
-                Stream::Tcp(s, Some(tls)) => match tls.accept(s).await {
-                    Ok(s) => serve(s, peer, shared).await,
-                    Err(e) => {
+                Stream::Tcp(s, Some(tls)) => match tokio::time::timeout(TLS_HANDSHAKE, tls.accept(s)).await {
+                    Ok(Ok(s)) => serve(s, peer, shared).await,
+                    Ok(Err(e)) => {
+                        shared.metrics.receiver_error(&shared.id, shared.transport, "tls").inc();
+                        tracing::warn!(receiver = %shared.id, %peer, error = %e, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        let e = format!("no TLS handshake within {TLS_HANDSHAKE:?}");
                         shared.metrics.receiver_error(&shared.id, shared.transport, "tls").inc();
                         tracing::warn!(receiver = %shared.id, %peer, error = %e, "TLS handshake failed");
                     }
