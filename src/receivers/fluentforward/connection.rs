@@ -64,6 +64,7 @@ impl ConnError {
             | ConnError::Decode(DecodeError::TooManyEntries(_) | DecodeError::DecompressedTooLarge(_)) => {
                 Some("too_large")
             }
+            ConnError::Decode(DecodeError::Signal(_)) => Some("unsupported"),
             ConnError::Frame(_) | ConnError::Decode(_) => Some("malformed"),
             ConnError::Handshake(_) => Some("handshake"),
             ConnError::Truncated(_) => Some("truncated"),

@@ -76,8 +76,18 @@ pub enum DecodeError {
     Decompress(String),
     #[error("entries decompress to more than max_decompressed_size ({0} bytes)")]
     DecompressedTooLarge(usize),
+    #[error("Fluent Bit {kind} (fluent_signal {0}) are not supported; forward only logs to this receiver", kind = signal_name(*.0))]
+    Signal(u64),
     #[error("more than max_entries_per_message ({0}) entries in one message")]
     TooManyEntries(usize),
+}
+
+fn signal_name(s: u64) -> &'static str {
+    match s {
+        1 => "metrics",
+        2 => "traces",
+        _ => "events of an unknown kind",
+    }
 }
 
 /// Decodes one complete message. `observed` is the receive time in Unix nanoseconds.
@@ -114,9 +124,15 @@ fn message(r: &mut Reader, n: usize, tag: String, observed: u64) -> Result<Decod
     if n < 3 {
         return Err(DecodeError::Arity(n));
     }
-    let records = entry_body(r, &tag, observed)?.into_iter().collect();
-    let chunk = if n == 4 { options(r)?.chunk } else { None };
-    Ok(Decoded { mode: Mode::Message, tag, records, chunk })
+    let mut records: Vec<LogRecord> = entry_body(r, &tag, observed)?.into_iter().collect();
+    let opts = if n == 4 { options(r)? } else { Options::default() };
+    supported(&opts)?;
+    if let Some(m) = opts.metadata {
+        for rec in &mut records {
+            apply_metadata(&mut Reader::new(m), rec)?;
+        }
+    }
+    Ok(Decoded { mode: Mode::Message, tag, records, chunk: opts.chunk })
 }
 
 fn forward(r: &mut Reader, n: usize, tag: String, limits: &Limits, observed: u64) -> Result<Decoded, DecodeError> {
@@ -132,8 +148,9 @@ fn forward(r: &mut Reader, n: usize, tag: String, limits: &Limits, observed: u64
     for _ in 0..count {
         records.extend(entry(r, &tag, observed)?);
     }
-    let chunk = if n == 3 { options(r)?.chunk } else { None };
-    Ok(Decoded { mode: Mode::Forward, tag, records, chunk })
+    let opts = if n == 3 { options(r)? } else { Options::default() };
+    supported(&opts)?;
+    Ok(Decoded { mode: Mode::Forward, tag, records, chunk: opts.chunk })
 }
 
 fn packed(r: &mut Reader, n: usize, tag: String, limits: &Limits, observed: u64) -> Result<Decoded, DecodeError> {
@@ -142,6 +159,7 @@ fn packed(r: &mut Reader, n: usize, tag: String, limits: &Limits, observed: u64)
     }
     let blob = r.raw_str()?;
     let opts = if n == 3 { options(r)? } else { Options::default() };
+    supported(&opts)?;
     let (mode, owned);
     let entries: &[u8] = match opts.compressed.as_deref() {
         None | Some("text") => {
@@ -173,6 +191,14 @@ fn packed(r: &mut Reader, n: usize, tag: String, limits: &Limits, observed: u64)
         records.extend(entry(&mut er, &tag, observed)?);
     }
     Ok(Decoded { mode, tag, records, chunk: opts.chunk })
+}
+
+/// Refuses Fluent Bit's metrics and traces, whose payload is not log entries.
+fn supported(o: &Options) -> Result<(), DecodeError> {
+    match o.signal {
+        None | Some(0) => Ok(()),
+        Some(s) => Err(DecodeError::Signal(s)),
+    }
 }
 
 /// Reads all of `src`, refusing output beyond `max` bytes (a zip bomb is cut short).
@@ -299,12 +325,16 @@ fn time<'a>(r: &mut Reader<'a>) -> Result<Time<'a>, DecodeError> {
 }
 
 #[derive(Default)]
-struct Options {
+struct Options<'a> {
     chunk: Option<String>,
     compressed: Option<String>,
+    /// Fluent Bit's `fluent_signal`: 0 logs, 1 metrics (cmetrics), 2 traces (ctraces).
+    signal: Option<u64>,
+    /// Fluent Bit's Message-mode `metadata` map, as bytes.
+    metadata: Option<&'a [u8]>,
 }
 
-fn options(r: &mut Reader) -> Result<Options, DecodeError> {
+fn options<'a>(r: &mut Reader<'a>) -> Result<Options<'a>, DecodeError> {
     if r.peek_kind()? == Kind::Nil {
         r.skip()?;
         return Ok(Options::default());
@@ -316,6 +346,17 @@ fn options(r: &mut Reader) -> Result<Options, DecodeError> {
         match key.as_str() {
             "chunk" if matches!(r.peek_kind()?, Kind::Str | Kind::Bin) => o.chunk = Some(r.string()?),
             "compressed" if matches!(r.peek_kind()?, Kind::Str | Kind::Bin) => o.compressed = Some(r.string()?),
+            "fluent_signal" if r.peek_kind()? == Kind::Int => {
+                o.signal = match r.int()? {
+                    Int::Unsigned(v) => Some(v),
+                    Int::Signed(v) => Some(v as u64),
+                }
+            }
+            "metadata" if r.peek_kind()? == Kind::Map => {
+                let start = r.pos();
+                r.skip()?;
+                o.metadata = Some(r.slice(start));
+            }
             // `size` and options of later protocol versions are informational.
             _ => r.skip()?,
         }

@@ -402,3 +402,41 @@ fn ext8_event_time_and_float_time() {
     assert_eq!(d.records[0].time_unix_nano, T * 1_000_000_000 + 5);
     assert_eq!(d.records[1].time_unix_nano, T * 1_000_000_000 + 250_000_000);
 }
+
+#[test]
+fn message_mode_metadata_option() {
+    let mut w = W::new();
+    e::write_array_len(&mut w, 4).unwrap();
+    e::write_str(&mut w, "fb").unwrap();
+    event_time(&mut w, T as u32, 1);
+    record(&mut w, "m");
+    // Fluent Bit's options in a non-minimal map32 header, with metadata.
+    w.extend_from_slice(&[0xdf, 0, 0, 0, 3]);
+    e::write_str(&mut w, "chunk").unwrap();
+    e::write_str(&mut w, "k").unwrap();
+    e::write_str(&mut w, "fluent_signal").unwrap();
+    e::write_uint(&mut w, 0).unwrap();
+    e::write_str(&mut w, "metadata").unwrap();
+    e::write_map_len(&mut w, 1).unwrap();
+    e::write_str(&mut w, "host").unwrap();
+    e::write_str(&mut w, "h1").unwrap();
+    let d = ok(&w);
+    assert_eq!(d.chunk.as_deref(), Some("k"));
+    assert_eq!(attr(&d.records[0], "fluent.metadata.host"), Some(&Value::StringValue("h1".into())));
+}
+
+#[test]
+fn fluent_bit_metrics_and_traces_are_refused() {
+    for signal in [1u64, 2] {
+        let mut w = W::new();
+        e::write_array_len(&mut w, 3).unwrap();
+        e::write_str(&mut w, "fb.metrics").unwrap();
+        e::write_bin(&mut w, &[0x80]).unwrap();
+        e::write_map_len(&mut w, 1).unwrap();
+        e::write_str(&mut w, "fluent_signal").unwrap();
+        e::write_uint(&mut w, signal).unwrap();
+        let err = decode(&w, &LIMITS, 0).unwrap_err();
+        assert_eq!(err, DecodeError::Signal(signal));
+        assert!(err.to_string().contains(if signal == 1 { "metrics" } else { "traces" }), "{err}");
+    }
+}
