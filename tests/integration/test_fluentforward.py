@@ -401,3 +401,38 @@ service:
                      "events": node_events("x", 2, 0)})
     assert res["acked"] == 0 and any("ack response timeout" in e for e in res["errors"]), res
     assert front.metric_sum("aiotel_receiver_refused_log_records_total", receiver="fluentforward") == 2
+
+
+def test_every_acked_record_survives_shutdown(spawn, workdir):
+    import threading
+
+    a, port, out = to_file(spawn, workdir)
+    acked, stop = [], threading.Event()
+
+    def client(k):
+        c = Conn(("127.0.0.1", port))
+        n = 0
+        try:
+            while not stop.is_set():
+                ids = [f"{k}-{n}-{i}" for i in range(50)]
+                chunk = new_chunk()
+                c.send(forward_mode("shutdown", [(event_time(T, i), {"log": x}) for i, x in enumerate(ids)],
+                                    chunk=chunk))
+                if c.read(timeout=30) != {"ack": chunk}:
+                    return
+                acked.extend(ids)
+                n += 1
+        except (EOFError, OSError):
+            return
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(acked) >= 1000, what="some acked records")
+    assert a.stop() == 0
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    got = {r["body"] for r in log_records(out)}
+    missing = set(acked) - got
+    assert not missing, f"{len(missing)} of {len(acked)} acked records lost at shutdown"
