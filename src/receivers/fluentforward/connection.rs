@@ -26,6 +26,8 @@ use crate::telemetry::{ComponentCounters, SelfMetrics};
 /// A PING is a few hundred bytes; anything near this is not one.
 const MAX_PING: usize = 4096;
 const READ_CHUNK: usize = 64 << 10;
+/// A client that has not sent its PING by then is dropped, so it cannot hold a connection slot.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What every connection of one listener shares.
 pub struct Shared {
@@ -53,6 +55,8 @@ enum ConnError {
     Handshake(#[from] HandshakeError),
     #[error("connection closed in the middle of a message ({0} bytes received)")]
     Truncated(usize),
+    #[error("no PING within {PING_TIMEOUT:?} of the HELO")]
+    PingTimeout,
 }
 
 impl ConnError {
@@ -66,7 +70,7 @@ impl ConnError {
             }
             ConnError::Decode(DecodeError::Signal(_)) => Some("unsupported"),
             ConnError::Frame(_) | ConnError::Decode(_) => Some("malformed"),
-            ConnError::Handshake(_) => Some("handshake"),
+            ConnError::Handshake(_) | ConnError::PingTimeout => Some("handshake"),
             ConnError::Truncated(_) => Some("truncated"),
         }
     }
@@ -130,7 +134,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn handshake(&mut self, key: &str) -> Result<bool, ConnError> {
         let nonce: [u8; 16] = rand::random();
         self.stream.write_all(&helo(&nonce)).await?;
-        let Some(ping) = self.next_frame(&mut Scanner::new(MAX_PING)).await? else { return Ok(false) };
+        let mut scanner = Scanner::new(MAX_PING);
+        let ping = tokio::time::timeout(PING_TIMEOUT, self.next_frame(&mut scanner)).await;
+        let Some(ping) = ping.map_err(|_| ConnError::PingTimeout)?? else { return Ok(false) };
         let host = &self.shared.self_hostname;
         match check_ping(&ping, &nonce, key) {
             Ok(p) => {
