@@ -6,7 +6,9 @@ use aiotel_api::otlp::resource::v1::Resource;
 use aiotel_api::Payload;
 
 use crate::model_match::is_bedrock_id;
-use crate::prices::{Cost, PriceTable};
+use std::cell::RefCell;
+
+use crate::prices::{Cost, PriceMatch, PriceTable};
 use crate::usage::{normalise_provider, Key, Scan, ABSENT, N_KEYS};
 
 pub(crate) struct Ctx<'a> {
@@ -14,6 +16,23 @@ pub(crate) struct Ctx<'a> {
     pub tenant_key: &'a str,
     pub openinference_compat: bool,
     pub copy_resource_attributes: bool,
+    /// The last model looked up and its match: a batch mostly holds one
+    /// model, and normalising and matching an id costs more than pricing it.
+    pub last: RefCell<Option<(String, Option<PriceMatch<'a>>)>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn lookup(&self, id: &str) -> Option<PriceMatch<'a>> {
+        let mut last = self.last.borrow_mut();
+        match &*last {
+            Some((seen, m)) if seen == id => *m,
+            _ => {
+                let m = self.table.lookup(id);
+                *last = Some((id.to_string(), m));
+                m
+            }
+        }
+    }
 }
 
 pub(crate) fn payload(ctx: &Ctx, p: &mut Payload) {
@@ -73,7 +92,7 @@ fn plan<'t>(ctx: &Ctx<'t>, res: &Scan, s: &Scan) -> Plan<'t> {
         model.filter(|m| is_bedrock_id(m)).map(|_| "aws.bedrock".into())
     });
     let usage = s.raw_usage(provider.as_deref(), model).normalise();
-    let priced = model.and_then(|m| ctx.table.lookup(m)).map(|m| (m.price.cost(&usage), m.model));
+    let priced = model.and_then(|m| ctx.lookup(m)).map(|m| (m.price.cost(&usage), m.model));
     // An upstream cost we cannot recompute is left as it came.
     let unpriced = priced.is_none() && !usage.is_zero() && s.get(Key::CostTotal).is_none();
 

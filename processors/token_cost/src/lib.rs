@@ -125,6 +125,7 @@ impl TokenCostProcessor {
             tenant_key: &self.tenant_attribute,
             openinference_compat: self.openinference_compat,
             copy_resource_attributes: self.copy_resource_attributes,
+            last: Default::default(),
         };
         apply::payload(&ctx, payload);
     }

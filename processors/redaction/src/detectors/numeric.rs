@@ -141,8 +141,8 @@ impl Want {
 #[inline]
 #[cfg(target_arch = "x86_64")]
 fn next_digit(s: &[u8], from: usize) -> Option<usize> {
-    use std::arch::x86_64::{_mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8};
     use std::arch::x86_64::{__m128i, _mm_set1_epi8};
+    use std::arch::x86_64::{_mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8};
     // Sixteen bytes at a time with SSE2, which every x86_64 CPU has.
     let mut i = from;
     while i + 16 <= s.len() {

@@ -68,6 +68,8 @@ pub(crate) struct Secrets {
     ac: AhoCorasick,
     /// PREFIXES index of each automaton pattern (only enabled ones are built in).
     ids: Vec<usize>,
+    /// The shortest text any enabled secret detector can match.
+    min: usize,
 }
 
 impl Secrets {
@@ -80,16 +82,22 @@ impl Secrets {
         let pats: Vec<&str> = ids.iter().map(|&i| PREFIXES[i].0).collect();
         // Leftmost-longest so `sk-ant-` wins over `sk-`.
         let ac = AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build(pats).expect("static patterns");
-        Some(Secrets { ac, ids })
+        let min = ids.iter().map(|&i| PREFIXES[i].0.len() + PREFIXES[i].2.min_len()).min().unwrap_or(usize::MAX);
+        Some(Secrets { ac, ids, min })
     }
 
     /// The shortest text any enabled secret detector can match.
     pub fn min_len(&self) -> usize {
-        self.ids.iter().map(|&i| PREFIXES[i].0.len() + PREFIXES[i].2.min_len()).min().unwrap_or(usize::MAX)
+        self.min
     }
 
     pub fn scan(&self, s: &str, found: &mut impl FnMut(usize, usize, Builtin)) {
         let b = s.as_bytes();
+        // Ids, model names and numbers with a digit get past the quick check;
+        // the automaton is not started on text too short for any secret.
+        if b.len() < self.min {
+            return;
+        }
         let mut at = 0;
         while at < b.len() {
             let Some(m) = self.ac.find(&s[at..]) else { break };
