@@ -3,10 +3,11 @@
 
 mod ingest;
 mod otlp;
+pub mod prometheus;
 
 use crate::components::Factory;
 pub use ingest::{ingest, Rejected};
 
 pub fn factories() -> Vec<Factory> {
-    vec![otlp::factory()]
+    vec![otlp::factory(), prometheus::factory()]
 }

@@ -1,0 +1,708 @@
+//! Scraped families → OTLP metrics, with the per-target state that start
+//! times and staleness need.
+//!
+//! counter → monotonic cumulative sum, gauge and untyped → gauge, histogram →
+//! histogram, summary → summary. `job`/`instance` become `service.name` /
+//! `service.instance.id`, `target_info` becomes resource attributes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{
+    exemplar, metric, number_data_point, summary_data_point::ValueAtQuantile, AggregationTemporality,
+    DataPointFlags, Exemplar as OtlpExemplar, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use super::parser::{Exemplar, Family, Labels, MetricType, Sample};
+use super::relabel::{self, RelabelConfig};
+use super::target::Target;
+
+pub const SCOPE_NAME: &str = "aiotel/receiver/prometheus";
+const NO_RECORDED_VALUE: u32 = DataPointFlags::NoRecordedValueMask as u32;
+
+pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
+}
+
+pub fn str_kv(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.to_string()))
+}
+
+fn attributes(labels: &Labels) -> Vec<KeyValue> {
+    labels.iter().map(|(k, v)| str_kv(k, v)).collect()
+}
+
+pub fn scope() -> InstrumentationScope {
+    InstrumentationScope { name: SCOPE_NAME.into(), version: env!("CARGO_PKG_VERSION").into(), ..Default::default() }
+}
+
+/// What a scrape config says about how samples are labeled.
+pub struct LabelRules<'a> {
+    pub honor_labels: bool,
+    pub metric_relabel: &'a [RelabelConfig],
+    pub external_labels: &'a BTreeMap<String, String>,
+}
+
+/// Attaches target labels to every sample (`exported_` prefixes on conflicts
+/// unless `honor_labels`) and applies `metric_relabel_configs`. Returns the
+/// number of samples left.
+pub fn label_samples(families: &mut Vec<Family>, target: &Target, rules: &LabelRules) -> usize {
+    let mut left = 0;
+    for fam in families.iter_mut() {
+        fam.samples.retain_mut(|s| {
+            s.labels.retain(|(_, v)| !v.is_empty());
+            for (k, v) in &target.labels {
+                match s.labels.iter().position(|(n, _)| n == k) {
+                    Some(_) if rules.honor_labels => {}
+                    Some(i) => {
+                        let mut name = format!("exported_{k}");
+                        while s.labels.iter().any(|(n, _)| *n == name) {
+                            name = format!("exported_{name}");
+                        }
+                        s.labels[i].0 = name;
+                        s.labels.push((k.clone(), v.clone()));
+                    }
+                    None => s.labels.push((k.clone(), v.clone())),
+                }
+            }
+            for (k, v) in rules.external_labels {
+                if !s.labels.iter().any(|(n, _)| n == k) {
+                    s.labels.push((k.clone(), v.clone()));
+                }
+            }
+            if rules.metric_relabel.is_empty() {
+                return true;
+            }
+            s.labels.push(("__name__".into(), std::mem::take(&mut s.name)));
+            if !relabel::apply(rules.metric_relabel, &mut s.labels) {
+                return false;
+            }
+            match s.labels.iter().position(|(k, _)| k == "__name__") {
+                Some(i) => {
+                    s.name = s.labels.swap_remove(i).1;
+                    true
+                }
+                None => false, // relabeling removed the name: nothing to call it
+            }
+        });
+        left += fam.samples.len();
+    }
+    families.retain(|f| !f.samples.is_empty());
+    left
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Gauge,
+    Sum,
+    Histogram,
+    Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ResourceKey {
+    job: String,
+    instance: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    resource: ResourceKey,
+    name: String,
+    attrs: Labels,
+}
+
+#[derive(Debug, Clone)]
+struct SeriesState {
+    kind: Kind,
+    start_ns: u64,
+    /// The value (or count) last seen, to notice counter resets.
+    last: f64,
+    description: String,
+    unit: String,
+}
+
+/// Series of one target across scrapes. Holds only the series of the last
+/// scrape, so it is bounded by the target's own size.
+#[derive(Default)]
+pub struct TargetState {
+    series: HashMap<SeriesKey, SeriesState>,
+}
+
+/// Metrics of one scrape, grouped by resource.
+#[derive(Default)]
+struct Out {
+    resources: Vec<(ResourceKey, Vec<KeyValue>, Vec<Metric>, HashMap<String, usize>)>,
+}
+
+enum Point {
+    Number(NumberDataPoint),
+    Histogram(HistogramDataPoint),
+    Summary(SummaryDataPoint),
+}
+
+impl Out {
+    fn resource(&mut self, key: &ResourceKey) -> usize {
+        match self.resources.iter().position(|r| &r.0 == key) {
+            Some(i) => i,
+            None => {
+                self.resources.push((key.clone(), Vec::new(), Vec::new(), HashMap::new()));
+                self.resources.len() - 1
+            }
+        }
+    }
+
+    fn push(&mut self, key: &ResourceKey, name: &str, kind: Kind, description: &str, unit: &str, point: Point) {
+        let r = self.resource(key);
+        let (_, _, metrics, index) = &mut self.resources[r];
+        let i = *index.entry(name.to_string()).or_insert_with(|| {
+            let cumulative = AggregationTemporality::Cumulative as i32;
+            let data = match kind {
+                Kind::Gauge => metric::Data::Gauge(Gauge::default()),
+                Kind::Sum => metric::Data::Sum(Sum {
+                    data_points: Vec::new(),
+                    aggregation_temporality: cumulative,
+                    is_monotonic: true,
+                }),
+                Kind::Histogram => metric::Data::Histogram(Histogram {
+                    data_points: Vec::new(),
+                    aggregation_temporality: cumulative,
+                }),
+                Kind::Summary => metric::Data::Summary(Summary::default()),
+            };
+            metrics.push(Metric {
+                name: name.to_string(),
+                description: description.to_string(),
+                unit: unit.to_string(),
+                data: Some(data),
+                ..Default::default()
+            });
+            metrics.len() - 1
+        });
+        match (metrics[i].data.as_mut(), point) {
+            (Some(metric::Data::Gauge(g)), Point::Number(p)) => g.data_points.push(p),
+            (Some(metric::Data::Sum(s)), Point::Number(p)) => s.data_points.push(p),
+            (Some(metric::Data::Histogram(h)), Point::Histogram(p)) => h.data_points.push(p),
+            (Some(metric::Data::Summary(s)), Point::Summary(p)) => s.data_points.push(p),
+            _ => tracing::debug!(metric = name, "a metric name is used with two types in one scrape; point dropped"),
+        }
+    }
+
+    fn finish(self, target: &Target) -> Vec<ResourceMetrics> {
+        self.resources
+            .into_iter()
+            .filter(|r| !r.2.is_empty())
+            .map(|(key, extra, metrics, _)| ResourceMetrics {
+                resource: Some(Resource { attributes: resource_attributes(&key, target, extra), ..Default::default() }),
+                scope_metrics: vec![ScopeMetrics { scope: Some(scope()), metrics, ..Default::default() }],
+                ..Default::default()
+            })
+            .collect()
+    }
+}
+
+fn resource_attributes(key: &ResourceKey, target: &Target, extra: Vec<KeyValue>) -> Vec<KeyValue> {
+    let mut attrs = vec![str_kv("service.name", &key.job), str_kv("service.instance.id", &key.instance)];
+    if let Some((host, port)) = key.instance.rsplit_once(':') {
+        attrs.push(str_kv("server.address", host.trim_start_matches('[').trim_end_matches(']')));
+        attrs.push(str_kv("server.port", port));
+    } else {
+        attrs.push(str_kv("server.address", &key.instance));
+    }
+    attrs.push(str_kv("url.scheme", &target.scheme));
+    for a in extra {
+        if !attrs.iter().any(|b| b.key == a.key) {
+            attrs.push(a);
+        }
+    }
+    attrs
+}
+
+/// Splits a sample's labels into its resource and its data point attributes
+/// (sorted, without the labels named in `skip`).
+fn split(labels: &Labels, target: &Target, skip: &str) -> (ResourceKey, Labels) {
+    let mut job = None;
+    let mut instance = None;
+    let mut attrs = Labels::with_capacity(labels.len());
+    for (k, v) in labels {
+        match k.as_str() {
+            "job" => job = Some(v.clone()),
+            "instance" => instance = Some(v.clone()),
+            k if k == skip => {}
+            _ => attrs.push((k.clone(), v.clone())),
+        }
+    }
+    attrs.sort_unstable();
+    let key = ResourceKey {
+        job: job.unwrap_or_else(|| target.job.clone()),
+        instance: instance.unwrap_or_else(|| target.instance.clone()),
+    };
+    (key, attrs)
+}
+
+fn ns(ms: i64) -> u64 {
+    (ms.max(0) as u64) * 1_000_000
+}
+
+fn secs_to_ns(s: f64) -> u64 {
+    if s.is_finite() && s > 0.0 {
+        (s * 1e9) as u64
+    } else {
+        0
+    }
+}
+
+fn hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+fn exemplar(e: &Exemplar, default_ns: u64) -> OtlpExemplar {
+    let mut out = OtlpExemplar {
+        time_unix_nano: e.timestamp.map(secs_to_ns).unwrap_or(default_ns),
+        value: Some(exemplar::Value::AsDouble(e.value)),
+        ..Default::default()
+    };
+    for (k, v) in &e.labels {
+        match (k.as_str(), hex(v)) {
+            ("trace_id", Some(b)) if b.len() == 16 => out.trace_id = b,
+            ("span_id", Some(b)) if b.len() == 8 => out.span_id = b,
+            _ => out.filtered_attributes.push(str_kv(k, v)),
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct HistAcc {
+    attrs: Labels,
+    buckets: Vec<(f64, f64)>,
+    quantiles: Vec<(f64, f64)>,
+    count: Option<f64>,
+    sum: Option<f64>,
+    created: Option<f64>,
+    ts: Option<i64>,
+    exemplars: Vec<OtlpExemplar>,
+}
+
+impl TargetState {
+    /// Start time for a cumulative series: `_created` if given, else when it
+    /// was first seen; a value that went down is a reset and starts anew.
+    fn start(&self, key: &SeriesKey, created: Option<f64>, value: f64, time: u64) -> u64 {
+        if let Some(c) = created.map(secs_to_ns).filter(|c| *c > 0) {
+            return c;
+        }
+        match self.series.get(key) {
+            Some(s) if value >= s.last && s.start_ns > 0 => s.start_ns,
+            _ => time,
+        }
+    }
+
+    /// Converts one successful scrape; series of the previous scrape that
+    /// are missing now get a staleness marker.
+    pub fn convert(
+        &mut self,
+        target: &Target,
+        families: &[Family],
+        time_ns: u64,
+        honor_timestamps: bool,
+        synthetic: &[(&str, f64)],
+    ) -> Vec<ResourceMetrics> {
+        let mut out = Out::default();
+        let mut seen: HashMap<SeriesKey, SeriesState> = HashMap::with_capacity(self.series.len());
+        let ts = |s: &Sample| match s.timestamp_ms {
+            Some(ms) if honor_timestamps => ns(ms),
+            _ => time_ns,
+        };
+        for fam in families {
+            match fam.mtype {
+                MetricType::Counter => {
+                    let mut created: HashMap<Labels, f64> = HashMap::new();
+                    for s in fam.samples.iter().filter(|s| s.name.ends_with("_created") && s.name != fam.name) {
+                        created.insert(split(&s.labels, target, "").1, s.value);
+                    }
+                    for s in fam.samples.iter().filter(|s| !(s.name.ends_with("_created") && s.name != fam.name)) {
+                        let (res, attrs) = split(&s.labels, target, "");
+                        let c = created.get(&attrs).copied();
+                        let key = SeriesKey { resource: res, name: fam.name.clone(), attrs };
+                        let t = ts(s);
+                        let start = self.start(&key, c, s.value, t);
+                        let p = NumberDataPoint {
+                            attributes: attributes(&key.attrs),
+                            start_time_unix_nano: start,
+                            time_unix_nano: t,
+                            exemplars: s.exemplar.iter().map(|e| exemplar(e, t)).collect(),
+                            value: Some(number_data_point::Value::AsDouble(s.value)),
+                            ..Default::default()
+                        };
+                        out.push(&key.resource, &fam.name, Kind::Sum, &fam.help, &fam.unit, Point::Number(p));
+                        let st = SeriesState { kind: Kind::Sum, start_ns: start, last: s.value, description: fam.help.clone(), unit: fam.unit.clone() };
+                        seen.insert(key, st);
+                    }
+                }
+                MetricType::Histogram | MetricType::Summary => {
+                    self.convert_distribution(fam, target, &mut out, &mut seen, time_ns, honor_timestamps);
+                }
+                _ => {
+                    for s in &fam.samples {
+                        let (res, attrs) = split(&s.labels, target, "");
+                        if s.name == "target_info" {
+                            let r = out.resource(&res);
+                            out.resources[r].1.extend(attributes(&attrs));
+                            continue;
+                        }
+                        let t = ts(s);
+                        let p = NumberDataPoint {
+                            attributes: attributes(&attrs),
+                            time_unix_nano: t,
+                            exemplars: s.exemplar.iter().map(|e| exemplar(e, t)).collect(),
+                            value: Some(number_data_point::Value::AsDouble(s.value)),
+                            ..Default::default()
+                        };
+                        out.push(&res, &s.name, Kind::Gauge, &fam.help, &fam.unit, Point::Number(p));
+                        let st = SeriesState { kind: Kind::Gauge, start_ns: 0, last: s.value, description: fam.help.clone(), unit: fam.unit.clone() };
+                        seen.insert(SeriesKey { resource: res, name: s.name.clone(), attrs }, st);
+                    }
+                }
+            }
+        }
+        let gone = std::mem::replace(&mut self.series, seen);
+        let added = self.series.keys().filter(|k| !gone.contains_key(k)).count();
+        for (key, st) in gone {
+            if !self.series.contains_key(&key) {
+                stale(&mut out, &key, &st, time_ns);
+            }
+        }
+        let synthetic: Vec<(&str, f64)> = synthetic
+            .iter()
+            .map(|(n, v)| if *n == "scrape_series_added" { (*n, added as f64) } else { (*n, *v) })
+            .collect();
+        self.synthetic(&mut out, target, time_ns, &synthetic);
+        out.finish(target)
+    }
+
+    /// A failed scrape: `up` is 0 and every series of the last scrape goes stale.
+    pub fn failed(&mut self, target: &Target, time_ns: u64, synthetic: &[(&str, f64)]) -> Vec<ResourceMetrics> {
+        let mut out = Out::default();
+        for (key, st) in self.series.drain() {
+            stale(&mut out, &key, &st, time_ns);
+        }
+        self.synthetic(&mut out, target, time_ns, synthetic);
+        out.finish(target)
+    }
+
+    fn synthetic(&self, out: &mut Out, target: &Target, time_ns: u64, values: &[(&str, f64)]) {
+        let (res, attrs) = split(&target.labels, target, "");
+        for (name, v) in values {
+            let p = NumberDataPoint {
+                attributes: attributes(&attrs),
+                time_unix_nano: time_ns,
+                value: Some(number_data_point::Value::AsDouble(*v)),
+                ..Default::default()
+            };
+            out.push(&res, name, Kind::Gauge, "", "", Point::Number(p));
+        }
+    }
+
+    fn convert_distribution(
+        &self,
+        fam: &Family,
+        target: &Target,
+        out: &mut Out,
+        seen: &mut HashMap<SeriesKey, SeriesState>,
+        time_ns: u64,
+        honor_timestamps: bool,
+    ) {
+        let hist = fam.mtype == MetricType::Histogram;
+        let split_label = if hist { "le" } else { "quantile" };
+        let mut groups: Vec<(ResourceKey, HistAcc)> = Vec::new();
+        let mut index: HashMap<(ResourceKey, Labels), usize> = HashMap::new();
+        for s in &fam.samples {
+            let (res, attrs) = split(&s.labels, target, split_label);
+            let i = *index.entry((res.clone(), attrs.clone())).or_insert_with(|| {
+                groups.push((res, HistAcc { attrs, ..Default::default() }));
+                groups.len() - 1
+            });
+            let g = &mut groups[i].1;
+            if honor_timestamps && s.timestamp_ms.is_some() {
+                g.ts = s.timestamp_ms;
+            }
+            let suffix = &s.name[fam.name.len().min(s.name.len())..];
+            match suffix {
+                "_bucket" | "" => {
+                    let Some(bound) = s.label(split_label).and_then(|v| v.parse::<f64>().ok()) else {
+                        continue; // a bucket or quantile without a bound is unusable
+                    };
+                    if hist {
+                        g.buckets.push((bound, s.value));
+                    } else {
+                        g.quantiles.push((bound, s.value));
+                    }
+                    if let Some(e) = &s.exemplar {
+                        g.exemplars.push(exemplar(e, g.ts.map(ns).unwrap_or(time_ns)));
+                    }
+                }
+                "_count" => g.count = Some(s.value),
+                "_sum" => g.sum = Some(s.value),
+                "_created" => g.created = Some(s.value),
+                _ => {}
+            }
+        }
+        for (res, g) in groups {
+            let t = g.ts.map(ns).unwrap_or(time_ns);
+            let key = SeriesKey { resource: res, name: fam.name.clone(), attrs: g.attrs };
+            let point = if hist {
+                let mut buckets = g.buckets;
+                buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let inf = buckets.last().filter(|b| b.0.is_infinite()).map(|b| b.1);
+                let Some(count) = g.count.or(inf) else { continue };
+                let mut bounds = Vec::with_capacity(buckets.len());
+                let mut counts = Vec::with_capacity(buckets.len() + 1);
+                let mut prev = 0.0;
+                for (le, cum) in &buckets {
+                    if le.is_infinite() {
+                        break;
+                    }
+                    bounds.push(*le);
+                    counts.push((cum - prev).max(0.0) as u64);
+                    prev = *cum;
+                }
+                counts.push((count - prev).max(0.0) as u64);
+                let start = self.start(&key, g.created, count, t);
+                (
+                    Kind::Histogram,
+                    start,
+                    count,
+                    Point::Histogram(HistogramDataPoint {
+                        attributes: attributes(&key.attrs),
+                        start_time_unix_nano: start,
+                        time_unix_nano: t,
+                        count: count.max(0.0) as u64,
+                        sum: g.sum,
+                        bucket_counts: counts,
+                        explicit_bounds: bounds,
+                        exemplars: g.exemplars,
+                        ..Default::default()
+                    }),
+                )
+            } else {
+                let Some(count) = g.count else { continue };
+                let start = self.start(&key, g.created, count, t);
+                (
+                    Kind::Summary,
+                    start,
+                    count,
+                    Point::Summary(SummaryDataPoint {
+                        attributes: attributes(&key.attrs),
+                        start_time_unix_nano: start,
+                        time_unix_nano: t,
+                        count: count.max(0.0) as u64,
+                        sum: g.sum.unwrap_or(0.0),
+                        quantile_values: g
+                            .quantiles
+                            .iter()
+                            .map(|(q, v)| ValueAtQuantile { quantile: *q, value: *v })
+                            .collect(),
+                        ..Default::default()
+                    }),
+                )
+            };
+            let (kind, start, last, p) = point;
+            out.push(&key.resource, &fam.name, kind, &fam.help, &fam.unit, p);
+            seen.insert(key, SeriesState { kind, start_ns: start, last, description: fam.help.clone(), unit: fam.unit.clone() });
+        }
+    }
+}
+
+/// A point with the no-recorded-value flag: Prometheus' staleness marker in OTLP.
+fn stale(out: &mut Out, key: &SeriesKey, st: &SeriesState, time_ns: u64) {
+    let start = if st.kind == Kind::Gauge { 0 } else { st.start_ns };
+    let attrs = attributes(&key.attrs);
+    let p = match st.kind {
+        Kind::Gauge | Kind::Sum => Point::Number(NumberDataPoint {
+            attributes: attrs,
+            start_time_unix_nano: start,
+            time_unix_nano: time_ns,
+            flags: NO_RECORDED_VALUE,
+            ..Default::default()
+        }),
+        Kind::Histogram => Point::Histogram(HistogramDataPoint {
+            attributes: attrs,
+            start_time_unix_nano: start,
+            time_unix_nano: time_ns,
+            flags: NO_RECORDED_VALUE,
+            ..Default::default()
+        }),
+        Kind::Summary => Point::Summary(SummaryDataPoint {
+            attributes: attrs,
+            start_time_unix_nano: start,
+            time_unix_nano: time_ns,
+            flags: NO_RECORDED_VALUE,
+            ..Default::default()
+        }),
+    };
+    out.push(&key.resource, &key.name, st.kind, &st.description, &st.unit, p);
+}
+
+/// The synthetic series Prometheus adds for every scrape.
+pub fn scrape_report(up: bool, duration: Duration, scraped: usize, post_relabel: usize, added: usize) -> [(&'static str, f64); 5] {
+    [
+        ("up", if up { 1.0 } else { 0.0 }),
+        ("scrape_duration_seconds", duration.as_secs_f64()),
+        ("scrape_samples_scraped", scraped as f64),
+        ("scrape_samples_post_metric_relabeling", post_relabel as f64),
+        ("scrape_series_added", added as f64),
+    ]
+}
+
+impl TargetState {
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parser::{parse, Format};
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            url: "http://h:9100/metrics".into(),
+            labels: vec![("env".into(), "t".into()), ("instance".into(), "h:9100".into()), ("job".into(), "node".into())],
+            job: "node".into(),
+            instance: "h:9100".into(),
+            scheme: "http".into(),
+            address: "h:9100".into(),
+        }
+    }
+
+    fn scrape(state: &mut TargetState, text: &str, format: Format, rules: &[RelabelConfig], t: u64) -> Vec<ResourceMetrics> {
+        let mut fams = parse(text, format).unwrap();
+        let ext = BTreeMap::new();
+        label_samples(&mut fams, &target(), &LabelRules { honor_labels: false, metric_relabel: rules, external_labels: &ext });
+        state.convert(&target(), &fams, t, true, &scrape_report(true, Duration::from_millis(5), 1, 1, 0))
+    }
+
+    fn metric<'a>(rm: &'a [ResourceMetrics], name: &str) -> &'a Metric {
+        rm[0].scope_metrics[0].metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
+        attrs.iter().find(|a| a.key == key).and_then(|a| match &a.value.as_ref()?.value {
+            Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    const NODE: &str = "# HELP node_cpu_seconds_total Seconds.\n# TYPE node_cpu_seconds_total counter\n\
+node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 100\nnode_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 5\n\
+# TYPE node_load1 gauge\nnode_load1 0.5\nuntyped_thing{instance=\"other\"} 3\n\
+# TYPE rpc summary\nrpc{quantile=\"0.5\"} 1\nrpc{quantile=\"0.9\"} 2\nrpc_sum 10\nrpc_count 4\n\
+# TYPE lat histogram\nlat_bucket{le=\"0.1\"} 1\nlat_bucket{le=\"1\"} 3\nlat_bucket{le=\"+Inf\"} 4\nlat_sum 2.5\nlat_count 4\n\
+target_info{region=\"eu\"} 1\n";
+
+    #[test]
+    fn types_resource_and_start_times() {
+        let mut st = TargetState::default();
+        let rm = scrape(&mut st, NODE, Format::Text, &[], 1_000);
+        assert_eq!(rm.len(), 1);
+        let res = &rm[0].resource.as_ref().unwrap().attributes;
+        assert_eq!(attr(res, "service.name").as_deref(), Some("node"));
+        assert_eq!(attr(res, "service.instance.id").as_deref(), Some("h:9100"));
+        assert_eq!(attr(res, "server.port").as_deref(), Some("9100"));
+        assert_eq!(attr(res, "region").as_deref(), Some("eu"), "target_info becomes resource attributes");
+        assert!(rm[0].scope_metrics[0].metrics.iter().all(|m| m.name != "target_info"));
+
+        let Some(metric::Data::Sum(sum)) = &metric(&rm, "node_cpu_seconds_total").data else { panic!() };
+        assert!(sum.is_monotonic);
+        assert_eq!(sum.aggregation_temporality, AggregationTemporality::Cumulative as i32);
+        assert_eq!(sum.data_points.len(), 2);
+        assert_eq!(sum.data_points[0].start_time_unix_nano, 1_000);
+        assert_eq!(attr(&sum.data_points[0].attributes, "env").as_deref(), Some("t"));
+        assert_eq!(attr(&sum.data_points[0].attributes, "job"), None);
+        assert_eq!(metric(&rm, "node_cpu_seconds_total").description, "Seconds.");
+
+        let Some(metric::Data::Gauge(g)) = &metric(&rm, "untyped_thing").data else { panic!("untyped → gauge") };
+        assert_eq!(attr(&g.data_points[0].attributes, "exported_instance").as_deref(), Some("other"));
+
+        let Some(metric::Data::Summary(s)) = &metric(&rm, "rpc").data else { panic!() };
+        assert_eq!((s.data_points[0].count, s.data_points[0].sum), (4, 10.0));
+        assert_eq!(s.data_points[0].quantile_values[1].value, 2.0);
+
+        let Some(metric::Data::Histogram(h)) = &metric(&rm, "lat").data else { panic!() };
+        assert_eq!(h.data_points[0].explicit_bounds, vec![0.1, 1.0]);
+        assert_eq!(h.data_points[0].bucket_counts, vec![1, 2, 1]);
+        assert_eq!(h.data_points[0].sum, Some(2.5));
+
+        let Some(metric::Data::Gauge(up)) = &metric(&rm, "up").data else { panic!() };
+        assert!(matches!(up.data_points[0].value, Some(number_data_point::Value::AsDouble(v)) if v == 1.0));
+
+        // The start time holds across scrapes until the counter goes down.
+        let rm = scrape(&mut st, &NODE.replace("} 100", "} 200"), Format::Text, &[], 2_000);
+        let Some(metric::Data::Sum(sum)) = &metric(&rm, "node_cpu_seconds_total").data else { panic!() };
+        assert_eq!(sum.data_points[0].start_time_unix_nano, 1_000);
+        let rm = scrape(&mut st, &NODE.replace("} 100", "} 1"), Format::Text, &[], 3_000);
+        let Some(metric::Data::Sum(sum)) = &metric(&rm, "node_cpu_seconds_total").data else { panic!() };
+        assert_eq!(sum.data_points[0].start_time_unix_nano, 3_000, "a reset starts the series anew");
+    }
+
+    #[test]
+    fn created_is_the_start_time_and_exemplars_are_kept() {
+        let text = "# TYPE req counter\nreq_total 5 # {trace_id=\"0af7651916cd43dd8448eb211c80319c\",span_id=\"b7ad6b7169203331\",user=\"u\"} 1 10.5\nreq_created 1700000000.5\n# EOF\n";
+        let mut st = TargetState::default();
+        let rm = scrape(&mut st, text, Format::OpenMetrics, &[], 1_800_000_000_000_000_000);
+        let Some(metric::Data::Sum(sum)) = &metric(&rm, "req").data else { panic!() };
+        assert_eq!(sum.data_points.len(), 1);
+        assert_eq!(sum.data_points[0].start_time_unix_nano, 1_700_000_000_500_000_000);
+        let ex = &sum.data_points[0].exemplars[0];
+        assert_eq!(ex.trace_id.len(), 16);
+        assert_eq!(ex.span_id, vec![0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31]);
+        assert_eq!(ex.time_unix_nano, 10_500_000_000);
+        assert_eq!(attr(&ex.filtered_attributes, "user").as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn metric_relabel_drop_rule_drops() {
+        let rules: Vec<RelabelConfig> =
+            serde_yaml_ng::from_str("[{source_labels: [__name__], regex: 'node_cpu.*', action: drop}]").unwrap();
+        let mut st = TargetState::default();
+        let rm = scrape(&mut st, NODE, Format::Text, &rules, 1);
+        assert!(rm[0].scope_metrics[0].metrics.iter().all(|m| m.name != "node_cpu_seconds_total"));
+        assert!(rm[0].scope_metrics[0].metrics.iter().any(|m| m.name == "node_load1"));
+    }
+
+    #[test]
+    fn vanished_series_and_failed_scrapes_go_stale() {
+        let mut st = TargetState::default();
+        scrape(&mut st, NODE, Format::Text, &[], 1);
+        let without = NODE.replace("node_load1 0.5\n", "");
+        let rm = scrape(&mut st, &without, Format::Text, &[], 2);
+        let Some(metric::Data::Gauge(g)) = &metric(&rm, "node_load1").data else { panic!() };
+        assert_eq!(g.data_points[0].flags, NO_RECORDED_VALUE);
+        assert_eq!(g.data_points[0].time_unix_nano, 2);
+
+        let n = st.series_count();
+        let rm = st.failed(&target(), 3, &scrape_report(false, Duration::ZERO, 0, 0, 0));
+        let Some(metric::Data::Gauge(up)) = &metric(&rm, "up").data else { panic!() };
+        assert!(matches!(up.data_points[0].value, Some(number_data_point::Value::AsDouble(v)) if v == 0.0));
+        let stale: usize = rm[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .map(|m| match &m.data {
+                Some(metric::Data::Sum(s)) => s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count(),
+                Some(metric::Data::Gauge(s)) => s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count(),
+                Some(metric::Data::Histogram(s)) => s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count(),
+                Some(metric::Data::Summary(s)) => s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(stale, n);
+        assert_eq!(st.series_count(), 0);
+    }
+}
