@@ -1,6 +1,7 @@
 //! Receivers: they decode what clients send and wait for the pipeline's
 //! answer, so refusals and failures reach the client as retryable errors.
 
+mod dcgm;
 mod ingest;
 mod otlp;
 pub mod prometheus;
@@ -9,5 +10,5 @@ use crate::components::Factory;
 pub use ingest::{ingest, Rejected};
 
 pub fn factories() -> Vec<Factory> {
-    vec![otlp::factory(), prometheus::factory()]
+    vec![otlp::factory(), prometheus::factory(), dcgm::factory()]
 }
