@@ -197,3 +197,69 @@ def test_malformed_exposition_fails_only_that_target(spawn, workdir):
     finally:
         stop(node)
         srv.shutdown()
+
+
+CLIENT = """
+receivers:
+  prometheus:
+    config:
+      scrape_configs:
+        - job_name: om
+          scrape_interval: 1s
+          static_configs: [{targets: ["127.0.0.1:APP_PORT"]}]
+        - job_name: text
+          scrape_interval: 1s
+          scrape_protocols: [PrometheusText0.0.4]
+          static_configs: [{targets: ["127.0.0.1:APP_PORT"]}]
+exporters:
+  file: {path: OUT_PATH}
+service:
+  pipelines:
+    metrics: {receivers: [prometheus], exporters: [file]}
+"""
+
+
+def test_openmetrics_and_text_from_the_python_client(spawn, workdir):
+    """prometheus_client negotiates OpenMetrics or text 0.0.4 from Accept: both map alike,
+    `_created` becomes the start time and OpenMetrics exemplars are kept."""
+    import time
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+    reg = CollectorRegistry()
+    before = time.time()
+    c = Counter("app_requests", "Requests served", ["route"], registry=reg)
+    c.labels("/chat").inc(3, exemplar={"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"})
+    h = Histogram("app_latency_seconds", "Latency", buckets=[0.1, 1], registry=reg)
+    for v in (0.05, 0.5, 5):
+        h.observe(v)
+    Gauge("app_queue", "Queue depth", registry=reg).set(7)
+    after = time.time()
+    port = free_port()
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=reg)
+    out = workdir / "out.jsonl"
+    try:
+        spawn("a", CLIENT.replace("APP_PORT", str(port)).replace("OUT_PATH", str(out)))
+        wait_until(lambda: len(of(points(read_jsonl(out)), "om", "up")) >= 2
+                   and len(of(points(read_jsonl(out)), "text", "up")) >= 2, what="two scrapes each")
+        pts = points(read_jsonl(out))
+        for job, counter in (("om", "app_requests"), ("text", "app_requests_total")):
+            got = of(pts, job, counter)
+            assert got, (job, sorted({p["name"] for p in of(pts, job)}))
+            p = got[0]
+            assert p["kind"] == "sum" and p["monotonic"] and value(p) == 3.0 and p["attrs"]["route"] == "/chat"
+            start = int(p["point"]["startTimeUnixNano"]) / 1e9
+            assert before - 0.001 <= start <= after + 0.001, (job, start, before, after)
+            hist = of(pts, job, "app_latency_seconds")
+            assert hist and hist[0]["kind"] == "histogram"
+            hp = hist[0]["point"]
+            assert [int(x) for x in hp["bucketCounts"]] == [1, 1, 1] and [float(b) for b in hp["explicitBounds"]] == [0.1, 1.0]
+            assert before - 0.001 <= int(hp["startTimeUnixNano"]) / 1e9 <= after + 0.001
+            assert [value(q) for q in of(pts, job, "app_queue")][:1] == [7.0]
+            assert not [q for q in of(pts, job) if q["name"].endswith("_created")], "_created is a start time, not a series"
+        ex = of(pts, "om", "app_requests")[0]["point"]["exemplars"][0]
+        assert ex["traceId"].lower() == "0af7651916cd43dd8448eb211c80319c"
+        assert ex["spanId"].lower() == "b7ad6b7169203331"
+        assert float(ex["asDouble"]) == 3.0
+        assert not of(pts, "text", "app_requests_total")[0]["point"].get("exemplars")
+    finally:
+        server.shutdown()

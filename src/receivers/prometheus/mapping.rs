@@ -130,12 +130,15 @@ struct SeriesState {
 #[derive(Default)]
 pub struct TargetState {
     series: HashMap<SeriesKey, SeriesState>,
+    /// Points left out of recent scrapes because they could not be mapped.
+    dropped: usize,
 }
 
 /// Metrics of one scrape, grouped by resource.
 #[derive(Default)]
 struct Out {
     resources: Vec<(ResourceKey, Vec<KeyValue>, Vec<Metric>, HashMap<String, usize>)>,
+    dropped: usize,
 }
 
 enum Point {
@@ -187,7 +190,10 @@ impl Out {
             (Some(metric::Data::Sum(s)), Point::Number(p)) => s.data_points.push(p),
             (Some(metric::Data::Histogram(h)), Point::Histogram(p)) => h.data_points.push(p),
             (Some(metric::Data::Summary(s)), Point::Summary(p)) => s.data_points.push(p),
-            _ => tracing::debug!(metric = name, "a metric name is used with two types in one scrape; point dropped"),
+            _ => {
+                self.dropped += 1;
+                tracing::debug!(metric = name, "a metric name is used with two types in one scrape; point dropped");
+            }
         }
     }
 
@@ -319,10 +325,14 @@ impl TargetState {
             Some(ms) if honor_timestamps => ns(ms),
             _ => time_ns,
         };
+        let mut created_of = created_families(families, target);
         for fam in families {
+            if created_of.skip.contains(&fam.name) {
+                continue;
+            }
             match fam.mtype {
                 MetricType::Counter => {
-                    let mut created: HashMap<Labels, f64> = HashMap::new();
+                    let mut created: HashMap<Labels, f64> = created_of.values.remove(&fam.name).unwrap_or_default();
                     for s in fam.samples.iter().filter(|s| s.name.ends_with("_created") && s.name != fam.name) {
                         created.insert(split(&s.labels, target, "").1, s.value);
                     }
@@ -346,7 +356,8 @@ impl TargetState {
                     }
                 }
                 MetricType::Histogram | MetricType::Summary => {
-                    self.convert_distribution(fam, target, &mut out, &mut seen, time_ns, honor_timestamps);
+                    let created = created_of.values.remove(&fam.name).unwrap_or_default();
+                    self.convert_distribution(fam, target, &mut out, &mut seen, time_ns, honor_timestamps, &created);
                 }
                 _ => {
                     for s in &fam.samples {
@@ -383,6 +394,7 @@ impl TargetState {
             .map(|(n, v)| if *n == "scrape_series_added" { (*n, added as f64) } else { (*n, *v) })
             .collect();
         self.synthetic(&mut out, target, time_ns, &synthetic);
+        self.dropped += out.dropped;
         out.finish(target)
     }
 
@@ -417,6 +429,7 @@ impl TargetState {
         seen: &mut HashMap<SeriesKey, SeriesState>,
         time_ns: u64,
         honor_timestamps: bool,
+        created: &HashMap<Labels, f64>,
     ) {
         let hist = fam.mtype == MetricType::Histogram;
         let split_label = if hist { "le" } else { "quantile" };
@@ -436,7 +449,8 @@ impl TargetState {
             match suffix {
                 "_bucket" | "" => {
                     let Some(bound) = s.label(split_label).and_then(|v| v.parse::<f64>().ok()) else {
-                        continue; // a bucket or quantile without a bound is unusable
+                        out.dropped += 1; // a bucket or quantile without a bound is unusable
+                        continue;
                     };
                     if hist {
                         g.buckets.push((bound, s.value));
@@ -453,14 +467,20 @@ impl TargetState {
                 _ => {}
             }
         }
-        for (res, g) in groups {
+        for (res, mut g) in groups {
+            if g.created.is_none() {
+                g.created = created.get(&g.attrs).copied();
+            }
             let t = g.ts.map(ns).unwrap_or(time_ns);
             let key = SeriesKey { resource: res, name: fam.name.clone(), attrs: g.attrs };
             let point = if hist {
                 let mut buckets = g.buckets;
                 buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
                 let inf = buckets.last().filter(|b| b.0.is_infinite()).map(|b| b.1);
-                let Some(count) = g.count.or(inf) else { continue };
+                let Some(count) = g.count.or(inf) else {
+                    out.dropped += 1;
+                    continue;
+                };
                 let mut bounds = Vec::with_capacity(buckets.len());
                 let mut counts = Vec::with_capacity(buckets.len() + 1);
                 let mut prev = 0.0;
@@ -491,7 +511,10 @@ impl TargetState {
                     }),
                 )
             } else {
-                let Some(count) = g.count else { continue };
+                let Some(count) = g.count else {
+                    out.dropped += 1;
+                    continue;
+                };
                 let start = self.start(&key, g.created, count, t);
                 (
                     Kind::Summary,
@@ -560,7 +583,38 @@ pub fn scrape_report(up: bool, duration: Duration, scraped: usize, post_relabel:
     ]
 }
 
+/// `_created` series the 0.0.4 format writes as gauge families of their own
+/// (`foo_created` next to `foo_total`), keyed by the family they belong to.
+#[derive(Default)]
+struct CreatedFamilies {
+    values: HashMap<String, HashMap<Labels, f64>>,
+    skip: std::collections::HashSet<String>,
+}
+
+fn created_families(families: &[Family], target: &Target) -> CreatedFamilies {
+    let mut out = CreatedFamilies::default();
+    for f in families.iter().filter(|f| matches!(f.mtype, MetricType::Gauge | MetricType::Unknown)) {
+        let Some(base) = f.name.strip_suffix("_created") else { continue };
+        let total = format!("{base}_total");
+        let owner = families.iter().find(|g| {
+            matches!(g.mtype, MetricType::Counter | MetricType::Histogram | MetricType::Summary)
+                && (g.name == base || g.name == total)
+        });
+        if let Some(owner) = owner {
+            let values = f.samples.iter().map(|s| (split(&s.labels, target, "").1, s.value)).collect();
+            out.values.insert(owner.name.clone(), values);
+            out.skip.insert(f.name.clone());
+        }
+    }
+    out
+}
+
 impl TargetState {
+    /// Points dropped as unmappable since the last call.
+    pub fn take_dropped(&mut self) -> usize {
+        std::mem::take(&mut self.dropped)
+    }
+
     pub fn series_count(&self) -> usize {
         self.series.len()
     }
@@ -665,6 +719,32 @@ target_info{region=\"eu\"} 1\n";
         assert_eq!(ex.span_id, vec![0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31]);
         assert_eq!(ex.time_unix_nano, 10_500_000_000);
         assert_eq!(attr(&ex.filtered_attributes, "user").as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn created_gauges_of_the_text_format_are_start_times() {
+        let text = "# TYPE c_total counter\nc_total{a=\"x\"} 3\n# TYPE c_created gauge\nc_created{a=\"x\"} 1700000000\n\
+# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 1\n# TYPE h_created gauge\nh_created 1600000000\n\
+# TYPE lonely_created gauge\nlonely_created 5\n";
+        let mut st = TargetState::default();
+        let rm = scrape(&mut st, text, Format::Text, &[], 1_800_000_000_000_000_000);
+        let Some(metric::Data::Sum(sum)) = &metric(&rm, "c_total").data else { panic!() };
+        assert_eq!(sum.data_points[0].start_time_unix_nano, 1_700_000_000_000_000_000);
+        let Some(metric::Data::Histogram(h)) = &metric(&rm, "h").data else { panic!() };
+        assert_eq!(h.data_points[0].start_time_unix_nano, 1_600_000_000_000_000_000);
+        let names: Vec<&str> = rm[0].scope_metrics[0].metrics.iter().map(|m| m.name.as_str()).collect();
+        assert!(!names.contains(&"c_created") && !names.contains(&"h_created"), "{names:?}");
+        assert!(names.contains(&"lonely_created"), "a gauge without a matching family stays");
+    }
+
+    #[test]
+    fn unmappable_points_are_counted() {
+        let text = "# TYPE s summary\ns{quantile=\"0.5\"} 1\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\n";
+        let mut st = TargetState::default();
+        let rm = scrape(&mut st, text, Format::Text, &[], 1);
+        assert!(rm[0].scope_metrics[0].metrics.iter().all(|m| m.name != "s" && m.name != "h"));
+        assert_eq!(st.take_dropped(), 2);
+        assert_eq!(st.take_dropped(), 0);
     }
 
     #[test]

@@ -136,7 +136,14 @@ impl Job {
             Ok((scraped, n, left)) => {
                 let mut report = scrape_report(true, duration, n, left, 0).to_vec();
                 self.extra(&mut report);
-                state.convert(target, &scraped.families, time, self.honor_timestamps, &report)
+                let rm = state.convert(target, &scraped.families, time, self.honor_timestamps, &report);
+                let dropped = state.take_dropped();
+                if dropped > 0 {
+                    // Counted as refused, like malformed items a push receiver rejects.
+                    self.counters.refused.inc_by(dropped as u64);
+                    tracing::debug!(receiver = %self.receiver, target = %target.url, dropped, "unmappable points dropped");
+                }
+                rm
             }
             Err(e) => {
                 tracing::warn!(receiver = %self.receiver, target = %target.url, error = %e, "scrape failed");
