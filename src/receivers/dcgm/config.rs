@@ -77,6 +77,9 @@ mod tests {
         assert!(c.validate().is_empty());
         let c: DcgmConfig = serde_yaml_ng::from_str("{endpoint: 'ftp://x/metrics'}").unwrap();
         assert_eq!(c.validate()[0].0, "endpoint");
-        assert!(serde_yaml_ng::from_str::<DcgmConfig>("{scrape_configs: []}").unwrap_err().to_string().contains("scrape_configs"));
+        assert!(serde_yaml_ng::from_str::<DcgmConfig>("{scrape_configs: []}")
+            .unwrap_err()
+            .to_string()
+            .contains("scrape_configs"));
     }
 }

@@ -22,8 +22,19 @@ pub const SCOPE_NAME: &str = "aiotel/receiver/dcgm";
 const BLANK_MIN: f64 = 9.223372036854775e18;
 
 /// Labels that identify the GPU: they go to the resource, never to points.
-const IDENTITY: &[&str] =
-    &["UUID", "modelName", "Hostname", "hostname", "pod", "namespace", "container", "gpu", "device", "pci_bus_id", "DCGM_FI_DRIVER_VERSION"];
+const IDENTITY: &[&str] = &[
+    "UUID",
+    "modelName",
+    "Hostname",
+    "hostname",
+    "pod",
+    "namespace",
+    "container",
+    "gpu",
+    "device",
+    "pci_bus_id",
+    "DCGM_FI_DRIVER_VERSION",
+];
 
 pub fn is_blank(v: f64) -> bool {
     v >= BLANK_MIN
@@ -57,11 +68,7 @@ fn resource_attributes(s: &Sample) -> Vec<KeyValue> {
 fn gpu_key(s: &Sample) -> String {
     match s.label("UUID") {
         Some(u) if !u.is_empty() => u.to_string(),
-        _ => format!(
-            "{}/{}",
-            s.label("Hostname").or(s.label("hostname")).unwrap_or(""),
-            s.label("gpu").unwrap_or("")
-        ),
+        _ => format!("{}/{}", s.label("Hostname").or(s.label("hostname")).unwrap_or(""), s.label("gpu").unwrap_or("")),
     }
 }
 
@@ -186,7 +193,13 @@ impl DcgmState {
                             _ => "decoder",
                         };
                         let (l, extra) = util(task);
-                        out.push("hw.gpu.utilization", "1", "Fraction of time the GPU was busy", Kind::Gauge, point(&l, extra, 0, time, v / 100.0));
+                        out.push(
+                            "hw.gpu.utilization",
+                            "1",
+                            "Fraction of time the GPU was busy",
+                            Kind::Gauge,
+                            point(&l, extra, 0, time, v / 100.0),
+                        );
                     }
                     "DCGM_FI_DEV_FB_USED" | "DCGM_FI_DEV_FB_FREE" | "DCGM_FI_DEV_FB_RESERVED" => {
                         let slot = match s.name.as_str() {
@@ -203,21 +216,38 @@ impl DcgmState {
                             }
                         }
                     }
-                    "DCGM_FI_DEV_POWER_USAGE" => {
-                        out.push("hw.power", "W", "Instantaneous power drawn by the GPU", Kind::Gauge, point(&labels, None, 0, time, v))
-                    }
+                    "DCGM_FI_DEV_POWER_USAGE" => out.push(
+                        "hw.power",
+                        "W",
+                        "Instantaneous power drawn by the GPU",
+                        Kind::Gauge,
+                        point(&labels, None, 0, time, v),
+                    ),
                     "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" => {
                         let start = self.start(&key, &s.name, &labels, v, time);
                         seen_starts.insert((key.clone(), s.name.clone(), labels.clone()));
                         let out = &mut gpus[gi].1;
-                        out.push("hw.energy", "J", "Energy consumed by the GPU", Kind::Counter, point(&labels, None, start, time, v / 1000.0));
+                        out.push(
+                            "hw.energy",
+                            "J",
+                            "Energy consumed by the GPU",
+                            Kind::Counter,
+                            point(&labels, None, start, time, v / 1000.0),
+                        );
                     }
-                    "DCGM_FI_DEV_GPU_TEMP" => {
-                        out.push("hw.temperature", "Cel", "Temperature of the GPU", Kind::Gauge, point(&labels, None, 0, time, v))
-                    }
+                    "DCGM_FI_DEV_GPU_TEMP" => out.push(
+                        "hw.temperature",
+                        "Cel",
+                        "Temperature of the GPU",
+                        Kind::Gauge,
+                        point(&labels, None, 0, time, v),
+                    ),
                     name => {
                         if name == "DCGM_FI_DEV_XID_ERRORS" {
-                            let xid_key = (key.clone(), labels.iter().filter(|(k, _)| k != "err_code" && k != "err_msg").cloned().collect());
+                            let xid_key = (
+                                key.clone(),
+                                labels.iter().filter(|(k, _)| k != "err_code" && k != "err_msg").cloned().collect(),
+                            );
                             let prev = self.last_xid.insert(xid_key, v);
                             if v != 0.0 && prev != Some(v) {
                                 out.logs.push(xid_record(s, v, time));
@@ -244,11 +274,23 @@ impl DcgmState {
         for (_, mut g) in gpus {
             for (labels, [used, free, reserved]) in std::mem::take(&mut g.memory) {
                 if let Some(u) = used {
-                    g.push("hw.gpu.memory.usage", "By", "GPU memory in use", Kind::UpDown, point(&labels, None, 0, time, u * 1048576.0));
+                    g.push(
+                        "hw.gpu.memory.usage",
+                        "By",
+                        "GPU memory in use",
+                        Kind::UpDown,
+                        point(&labels, None, 0, time, u * 1048576.0),
+                    );
                 }
                 if let (Some(u), Some(f)) = (used, free) {
                     let limit = (u + f + reserved.unwrap_or(0.0)) * 1048576.0;
-                    g.push("hw.gpu.memory.limit", "By", "GPU memory size", Kind::UpDown, point(&labels, None, 0, time, limit));
+                    g.push(
+                        "hw.gpu.memory.limit",
+                        "By",
+                        "GPU memory size",
+                        Kind::UpDown,
+                        point(&labels, None, 0, time, limit),
+                    );
                 }
             }
             let resource = Some(Resource { attributes: g.resource.clone(), ..Default::default() });
@@ -259,7 +301,11 @@ impl DcgmState {
             if !g.metrics.is_empty() {
                 metrics.push(ResourceMetrics {
                     resource: resource.clone(),
-                    scope_metrics: vec![ScopeMetrics { scope: scope.clone(), metrics: g.metrics, ..Default::default() }],
+                    scope_metrics: vec![ScopeMetrics {
+                        scope: scope.clone(),
+                        metrics: g.metrics,
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 });
             }
@@ -366,13 +412,20 @@ mod tests {
             .map(|(id, v, _)| (id, v))
             .collect();
         assert_eq!(util, vec![(GPU0.to_string(), 0.87), (GPU1.to_string(), 0.99)]);
-        let enc: Vec<_> = values(&m, "hw.gpu.utilization").into_iter().filter(|(_, _, a)| s(a, "hw.gpu.task") == "encoder").collect();
+        let enc: Vec<_> =
+            values(&m, "hw.gpu.utilization").into_iter().filter(|(_, _, a)| s(a, "hw.gpu.task") == "encoder").collect();
         assert_eq!(enc.len(), 1);
         let pairs = |name| values(&m, name).into_iter().map(|(id, v, _)| (id, v)).collect::<Vec<_>>();
-        assert_eq!(pairs("hw.gpu.memory.usage"), vec![(GPU0.into(), 71234.0 * 1048576.0), (GPU1.into(), 79573.0 * 1048576.0)]);
+        assert_eq!(
+            pairs("hw.gpu.memory.usage"),
+            vec![(GPU0.into(), 71234.0 * 1048576.0), (GPU1.into(), 79573.0 * 1048576.0)]
+        );
         assert_eq!(
             pairs("hw.gpu.memory.limit"),
-            vec![(GPU0.into(), (9361.0 + 71234.0 + 564.0) * 1048576.0), (GPU1.into(), (1022.0 + 79573.0 + 564.0) * 1048576.0)]
+            vec![
+                (GPU0.into(), (9361.0 + 71234.0 + 564.0) * 1048576.0),
+                (GPU1.into(), (1022.0 + 79573.0 + 564.0) * 1048576.0)
+            ]
         );
         assert_eq!(pairs("hw.power"), vec![(GPU0.into(), 512.337), (GPU1.into(), 655.104)]);
         assert_eq!(pairs("hw.energy"), vec![(GPU0.into(), 918273645.512), (GPU1.into(), 1204419837.001)]);
@@ -385,7 +438,9 @@ mod tests {
         // Units and types.
         let energy = m.metrics[0].scope_metrics[0].metrics.iter().find(|x| x.name == "hw.energy").unwrap();
         assert_eq!(energy.unit, "J");
-        assert!(matches!(&energy.data, Some(metric::Data::Sum(s)) if s.is_monotonic && s.data_points[0].start_time_unix_nano == 5_000));
+        assert!(
+            matches!(&energy.data, Some(metric::Data::Sum(s)) if s.is_monotonic && s.data_points[0].start_time_unix_nano == 5_000)
+        );
         let usage = m.metrics[0].scope_metrics[0].metrics.iter().find(|x| x.name == "hw.gpu.memory.usage").unwrap();
         assert!(matches!(&usage.data, Some(metric::Data::Sum(s)) if !s.is_monotonic));
     }
@@ -406,10 +461,16 @@ mod tests {
         assert_eq!(s(&rec.attributes, "hw.gpu.index"), "1");
         // The same XID on the next scrape is not news; a different one is.
         assert!(st.map(&fams, 6_000, true).logs.is_empty());
-        let changed = FIXTURE.replace("err_code=\"79\",err_msg=\"GPU has fallen off the bus\"} 79", "err_code=\"48\",err_msg=\"Double Bit ECC Error\"} 48");
+        let changed = FIXTURE.replace(
+            "err_code=\"79\",err_msg=\"GPU has fallen off the bus\"} 79",
+            "err_code=\"48\",err_msg=\"Double Bit ECC Error\"} 48",
+        );
         let m = st.map(&parse(&changed, Format::Text).unwrap(), 7_000, true);
         assert_eq!(m.logs.len(), 1);
-        assert_eq!(attr(&m.logs[0].scope_logs[0].log_records[0].attributes, "hw.gpu.xid"), Some(any_value::Value::IntValue(48)));
+        assert_eq!(
+            attr(&m.logs[0].scope_logs[0].log_records[0].attributes, "hw.gpu.xid"),
+            Some(any_value::Value::IntValue(48))
+        );
     }
 
     #[test]
@@ -420,7 +481,14 @@ mod tests {
             m.metrics.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).map(|m| m.name.as_str()).collect();
         assert_eq!(
             names.into_iter().collect::<Vec<_>>(),
-            vec!["hw.energy", "hw.gpu.memory.limit", "hw.gpu.memory.usage", "hw.gpu.utilization", "hw.power", "hw.temperature"]
+            vec![
+                "hw.energy",
+                "hw.gpu.memory.limit",
+                "hw.gpu.memory.usage",
+                "hw.gpu.utilization",
+                "hw.power",
+                "hw.temperature"
+            ]
         );
         assert_eq!(m.logs.len(), 1, "XID logs do not depend on pass-through");
     }

@@ -72,8 +72,11 @@ impl ScrapeProtocol {
     }
 
     /// Prometheus' default order: OpenMetrics first, then the classic text format.
-    pub const DEFAULT: [ScrapeProtocol; 3] =
-        [ScrapeProtocol::OpenMetricsText1_0_0, ScrapeProtocol::OpenMetricsText0_0_1, ScrapeProtocol::PrometheusText0_0_4];
+    pub const DEFAULT: [ScrapeProtocol; 3] = [
+        ScrapeProtocol::OpenMetricsText1_0_0,
+        ScrapeProtocol::OpenMetricsText0_0_1,
+        ScrapeProtocol::PrometheusText0_0_4,
+    ];
 }
 
 /// The `Accept` header for the protocols in order of preference, weighted as Prometheus does.
@@ -252,8 +255,7 @@ pub fn unsupported_keys(raw: &Value) -> Vec<(String, String)> {
             issues.push((k.to_string(), format!("`{k}` is not supported: {why}")));
         }
     }
-    let Some(configs) = raw.get("config").and_then(|c| c.get("scrape_configs")).and_then(|s| s.as_sequence())
-    else {
+    let Some(configs) = raw.get("config").and_then(|c| c.get("scrape_configs")).and_then(|s| s.as_sequence()) else {
         return issues;
     };
     for (i, sc) in configs.iter().enumerate() {
@@ -336,7 +338,10 @@ impl PrometheusReceiverConfig {
             }
             if let Some(a) = &sc.authorization {
                 if a.credentials.is_some() && a.credentials_file.is_some() {
-                    errs.push((p("authorization"), "at most one of credentials and credentials_file may be set".into()));
+                    errs.push((
+                        p("authorization"),
+                        "at most one of credentials and credentials_file may be set".into(),
+                    ));
                 }
                 if a.kind.eq_ignore_ascii_case("basic") {
                     errs.push((p("authorization::type"), "use basic_auth for Basic credentials".into()));
@@ -348,7 +353,10 @@ impl PrometheusReceiverConfig {
                 }
                 if let Some(v) = &t.min_version {
                     if !matches!(v.as_str(), "TLS12" | "TLS13") {
-                        errs.push((p("tls_config::min_version"), format!("{v:?} is not supported; use TLS12 or TLS13")));
+                        errs.push((
+                            p("tls_config::min_version"),
+                            format!("{v:?} is not supported; use TLS12 or TLS13"),
+                        ));
                     }
                 }
             }
@@ -362,7 +370,8 @@ impl PrometheusReceiverConfig {
                     }
                 }
             }
-            for (key, rules) in [("relabel_configs", &sc.relabel_configs), ("metric_relabel_configs", &sc.metric_relabel_configs)]
+            for (key, rules) in
+                [("relabel_configs", &sc.relabel_configs), ("metric_relabel_configs", &sc.metric_relabel_configs)]
             {
                 for (j, r) in rules.iter().enumerate() {
                     if let Err(e) = r.validate() {

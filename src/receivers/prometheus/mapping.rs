@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, number_data_point, summary_data_point::ValueAtQuantile, AggregationTemporality,
-    DataPointFlags, Exemplar as OtlpExemplar, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
+    exemplar, metric, number_data_point, summary_data_point::ValueAtQuantile, AggregationTemporality, DataPointFlags,
+    Exemplar as OtlpExemplar, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+    ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
@@ -134,10 +134,19 @@ pub struct TargetState {
     dropped: usize,
 }
 
+struct ResourceOut {
+    key: ResourceKey,
+    /// Attributes from `target_info`.
+    extra: Vec<KeyValue>,
+    metrics: Vec<Metric>,
+    /// Metric name → position in `metrics`.
+    index: HashMap<String, usize>,
+}
+
 /// Metrics of one scrape, grouped by resource.
 #[derive(Default)]
 struct Out {
-    resources: Vec<(ResourceKey, Vec<KeyValue>, Vec<Metric>, HashMap<String, usize>)>,
+    resources: Vec<ResourceOut>,
     dropped: usize,
 }
 
@@ -149,10 +158,15 @@ enum Point {
 
 impl Out {
     fn resource(&mut self, key: &ResourceKey) -> usize {
-        match self.resources.iter().position(|r| &r.0 == key) {
+        match self.resources.iter().position(|r| &r.key == key) {
             Some(i) => i,
             None => {
-                self.resources.push((key.clone(), Vec::new(), Vec::new(), HashMap::new()));
+                self.resources.push(ResourceOut {
+                    key: key.clone(),
+                    extra: Vec::new(),
+                    metrics: Vec::new(),
+                    index: HashMap::new(),
+                });
                 self.resources.len() - 1
             }
         }
@@ -160,7 +174,7 @@ impl Out {
 
     fn push(&mut self, key: &ResourceKey, name: &str, kind: Kind, description: &str, unit: &str, point: Point) {
         let r = self.resource(key);
-        let (_, _, metrics, index) = &mut self.resources[r];
+        let ResourceOut { metrics, index, .. } = &mut self.resources[r];
         let i = *index.entry(name.to_string()).or_insert_with(|| {
             let cumulative = AggregationTemporality::Cumulative as i32;
             let data = match kind {
@@ -170,10 +184,9 @@ impl Out {
                     aggregation_temporality: cumulative,
                     is_monotonic: true,
                 }),
-                Kind::Histogram => metric::Data::Histogram(Histogram {
-                    data_points: Vec::new(),
-                    aggregation_temporality: cumulative,
-                }),
+                Kind::Histogram => {
+                    metric::Data::Histogram(Histogram { data_points: Vec::new(), aggregation_temporality: cumulative })
+                }
                 Kind::Summary => metric::Data::Summary(Summary::default()),
             };
             metrics.push(Metric {
@@ -200,8 +213,8 @@ impl Out {
     fn finish(self, target: &Target) -> Vec<ResourceMetrics> {
         self.resources
             .into_iter()
-            .filter(|r| !r.2.is_empty())
-            .map(|(key, extra, metrics, _)| ResourceMetrics {
+            .filter(|r| !r.metrics.is_empty())
+            .map(|ResourceOut { key, extra, metrics, .. }| ResourceMetrics {
                 resource: Some(Resource { attributes: resource_attributes(&key, target, extra), ..Default::default() }),
                 scope_metrics: vec![ScopeMetrics { scope: Some(scope()), metrics, ..Default::default() }],
                 ..Default::default()
@@ -262,7 +275,7 @@ fn secs_to_ns(s: f64) -> u64 {
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -282,6 +295,13 @@ fn exemplar(e: &Exemplar, default_ns: u64) -> OtlpExemplar {
         }
     }
     out
+}
+
+/// The scrape's time, and whether samples' own timestamps win over it.
+#[derive(Clone, Copy)]
+struct When {
+    time_ns: u64,
+    honor_timestamps: bool,
 }
 
 #[derive(Default)]
@@ -351,20 +371,27 @@ impl TargetState {
                             ..Default::default()
                         };
                         out.push(&key.resource, &fam.name, Kind::Sum, &fam.help, &fam.unit, Point::Number(p));
-                        let st = SeriesState { kind: Kind::Sum, start_ns: start, last: s.value, description: fam.help.clone(), unit: fam.unit.clone() };
+                        let st = SeriesState {
+                            kind: Kind::Sum,
+                            start_ns: start,
+                            last: s.value,
+                            description: fam.help.clone(),
+                            unit: fam.unit.clone(),
+                        };
                         seen.insert(key, st);
                     }
                 }
                 MetricType::Histogram | MetricType::Summary => {
                     let created = created_of.values.remove(&fam.name).unwrap_or_default();
-                    self.convert_distribution(fam, target, &mut out, &mut seen, time_ns, honor_timestamps, &created);
+                    let when = When { time_ns, honor_timestamps };
+                    self.convert_distribution(fam, target, &mut out, &mut seen, when, &created);
                 }
                 _ => {
                     for s in &fam.samples {
                         let (res, attrs) = split(&s.labels, target, "");
                         if s.name == "target_info" {
                             let r = out.resource(&res);
-                            out.resources[r].1.extend(attributes(&attrs));
+                            out.resources[r].extra.extend(attributes(&attrs));
                             continue;
                         }
                         let t = ts(s);
@@ -376,7 +403,13 @@ impl TargetState {
                             ..Default::default()
                         };
                         out.push(&res, &s.name, Kind::Gauge, &fam.help, &fam.unit, Point::Number(p));
-                        let st = SeriesState { kind: Kind::Gauge, start_ns: 0, last: s.value, description: fam.help.clone(), unit: fam.unit.clone() };
+                        let st = SeriesState {
+                            kind: Kind::Gauge,
+                            start_ns: 0,
+                            last: s.value,
+                            description: fam.help.clone(),
+                            unit: fam.unit.clone(),
+                        };
                         seen.insert(SeriesKey { resource: res, name: s.name.clone(), attrs }, st);
                     }
                 }
@@ -427,10 +460,10 @@ impl TargetState {
         target: &Target,
         out: &mut Out,
         seen: &mut HashMap<SeriesKey, SeriesState>,
-        time_ns: u64,
-        honor_timestamps: bool,
+        when: When,
         created: &HashMap<Labels, f64>,
     ) {
+        let When { time_ns, honor_timestamps } = when;
         let hist = fam.mtype == MetricType::Histogram;
         let split_label = if hist { "le" } else { "quantile" };
         let mut groups: Vec<(ResourceKey, HistAcc)> = Vec::new();
@@ -537,7 +570,10 @@ impl TargetState {
             };
             let (kind, start, last, p) = point;
             out.push(&key.resource, &fam.name, kind, &fam.help, &fam.unit, p);
-            seen.insert(key, SeriesState { kind, start_ns: start, last, description: fam.help.clone(), unit: fam.unit.clone() });
+            seen.insert(
+                key,
+                SeriesState { kind, start_ns: start, last, description: fam.help.clone(), unit: fam.unit.clone() },
+            );
         }
     }
 }
@@ -573,7 +609,13 @@ fn stale(out: &mut Out, key: &SeriesKey, st: &SeriesState, time_ns: u64) {
 }
 
 /// The synthetic series Prometheus adds for every scrape.
-pub fn scrape_report(up: bool, duration: Duration, scraped: usize, post_relabel: usize, added: usize) -> [(&'static str, f64); 5] {
+pub fn scrape_report(
+    up: bool,
+    duration: Duration,
+    scraped: usize,
+    post_relabel: usize,
+    added: usize,
+) -> [(&'static str, f64); 5] {
     [
         ("up", if up { 1.0 } else { 0.0 }),
         ("scrape_duration_seconds", duration.as_secs_f64()),
@@ -628,7 +670,11 @@ mod tests {
     fn target() -> Target {
         Target {
             url: "http://h:9100/metrics".into(),
-            labels: vec![("env".into(), "t".into()), ("instance".into(), "h:9100".into()), ("job".into(), "node".into())],
+            labels: vec![
+                ("env".into(), "t".into()),
+                ("instance".into(), "h:9100".into()),
+                ("job".into(), "node".into()),
+            ],
             job: "node".into(),
             instance: "h:9100".into(),
             scheme: "http".into(),
@@ -636,10 +682,20 @@ mod tests {
         }
     }
 
-    fn scrape(state: &mut TargetState, text: &str, format: Format, rules: &[RelabelConfig], t: u64) -> Vec<ResourceMetrics> {
+    fn scrape(
+        state: &mut TargetState,
+        text: &str,
+        format: Format,
+        rules: &[RelabelConfig],
+        t: u64,
+    ) -> Vec<ResourceMetrics> {
         let mut fams = parse(text, format).unwrap();
         let ext = BTreeMap::new();
-        label_samples(&mut fams, &target(), &LabelRules { honor_labels: false, metric_relabel: rules, external_labels: &ext });
+        label_samples(
+            &mut fams,
+            &target(),
+            &LabelRules { honor_labels: false, metric_relabel: rules, external_labels: &ext },
+        );
         state.convert(&target(), &fams, t, true, &scrape_report(true, Duration::from_millis(5), 1, 1, 0))
     }
 
@@ -723,7 +779,8 @@ target_info{region=\"eu\"} 1\n";
 
     #[test]
     fn created_gauges_of_the_text_format_are_start_times() {
-        let text = "# TYPE c_total counter\nc_total{a=\"x\"} 3\n# TYPE c_created gauge\nc_created{a=\"x\"} 1700000000\n\
+        let text =
+            "# TYPE c_total counter\nc_total{a=\"x\"} 3\n# TYPE c_created gauge\nc_created{a=\"x\"} 1700000000\n\
 # TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 1\n# TYPE h_created gauge\nh_created 1600000000\n\
 # TYPE lonely_created gauge\nlonely_created 5\n";
         let mut st = TargetState::default();
@@ -777,7 +834,9 @@ target_info{region=\"eu\"} 1\n";
             .map(|m| match &m.data {
                 Some(metric::Data::Sum(s)) => s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count(),
                 Some(metric::Data::Gauge(s)) => s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count(),
-                Some(metric::Data::Histogram(s)) => s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count(),
+                Some(metric::Data::Histogram(s)) => {
+                    s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count()
+                }
                 Some(metric::Data::Summary(s)) => s.data_points.iter().filter(|p| p.flags == NO_RECORDED_VALUE).count(),
                 _ => 0,
             })

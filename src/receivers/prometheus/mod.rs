@@ -187,7 +187,9 @@ impl ReceiverConfig for PrometheusReceiverConfig {
                     honor_labels: sc.honor_labels,
                     honor_timestamps: sc.honor_timestamps,
                     sample_limit: sc.sample_limit,
-                    extra_metrics: cfg.report_extra_scrape_metrics.then_some((timeout.as_secs_f64(), sc.sample_limit as f64)),
+                    extra_metrics: cfg
+                        .report_extra_scrape_metrics
+                        .then_some((timeout.as_secs_f64(), sc.sample_limit as f64)),
                     metric_relabel: sc.metric_relabel_configs.clone(),
                     external_labels: cfg.config.global.external_labels.clone(),
                     out: out.clone(),

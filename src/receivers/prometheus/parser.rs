@@ -102,7 +102,13 @@ pub struct Family {
 
 impl Family {
     fn new(name: &str) -> Family {
-        Family { name: name.to_string(), mtype: MetricType::Unknown, help: String::new(), unit: String::new(), samples: Vec::new() }
+        Family {
+            name: name.to_string(),
+            mtype: MetricType::Unknown,
+            help: String::new(),
+            unit: String::new(),
+            samples: Vec::new(),
+        }
     }
 
     /// Whether a sample of this name belongs to this family.
@@ -170,7 +176,8 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<Family>, ParseError> {
             match keyword {
                 "HELP" => fam.help = unescape_help(value),
                 "TYPE" => {
-                    fam.mtype = MetricType::parse(value).ok_or_else(|| err(format!("unknown metric type {value:?}")))?;
+                    fam.mtype =
+                        MetricType::parse(value).ok_or_else(|| err(format!("unknown metric type {value:?}")))?;
                 }
                 _ => fam.unit = value.to_string(),
             }

@@ -92,10 +92,7 @@ impl RelabelConfig {
             Action::LabelDrop | Action::LabelKeep
                 if !self.source_labels.is_empty() || !self.target_label.is_empty() || self.replacement != "$1" =>
             {
-                Err(format!(
-                    "{} action requires only 'regex', and no other fields",
-                    self.action_name()
-                ))
+                Err(format!("{} action requires only 'regex', and no other fields", self.action_name()))
             }
             Action::Keep | Action::Drop if self.source_labels.is_empty() => {
                 Err(format!("relabel configuration for {} action requires 'source_labels'", self.action_name()))
@@ -284,7 +281,8 @@ mod tests {
 
     #[test]
     fn invalid_rules_are_refused() {
-        let bad = |y: &str| serde_yaml_ng::from_str::<RelabelConfig>(y).map_err(|e| e.to_string()).and_then(|r| r.validate());
+        let bad =
+            |y: &str| serde_yaml_ng::from_str::<RelabelConfig>(y).map_err(|e| e.to_string()).and_then(|r| r.validate());
         assert!(bad("{action: replace}").unwrap_err().contains("target_label"));
         assert!(bad("{action: hashmod, target_label: x}").unwrap_err().contains("modulus"));
         assert!(bad("{action: labeldrop, source_labels: [a]}").unwrap_err().contains("only 'regex'"));

@@ -129,12 +129,11 @@ impl Scraper {
             "X-Prometheus-Scrape-Timeout-Seconds",
             HeaderValue::from_str(&format!("{}", settings.timeout.as_secs_f64())).map_err(|e| e.to_string())?,
         );
-        headers.insert(
-            ACCEPT_ENCODING,
-            HeaderValue::from_static(if settings.compression { "gzip" } else { "identity" }),
-        );
+        headers
+            .insert(ACCEPT_ENCODING, HeaderValue::from_static(if settings.compression { "gzip" } else { "identity" }));
         if let Some(a) = &settings.authorization {
-            let mut v = HeaderValue::from_str(a).map_err(|_| "authorization credentials are not a valid header value")?;
+            let mut v =
+                HeaderValue::from_str(a).map_err(|_| "authorization credentials are not a valid header value")?;
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
@@ -150,10 +149,13 @@ impl Scraper {
             })
             .danger_accept_invalid_certs(settings.insecure_skip_verify);
         if let Some(ca) = &settings.ca_pem {
-            b = b.add_root_certificate(reqwest::Certificate::from_pem(ca).map_err(|e| format!("tls_config::ca_file: {e}"))?);
+            b = b.add_root_certificate(
+                reqwest::Certificate::from_pem(ca).map_err(|e| format!("tls_config::ca_file: {e}"))?,
+            );
         }
         if let Some(id) = &settings.identity_pem {
-            b = b.identity(reqwest::Identity::from_pem(id).map_err(|e| format!("tls_config::cert_file/key_file: {e}"))?);
+            b = b
+                .identity(reqwest::Identity::from_pem(id).map_err(|e| format!("tls_config::cert_file/key_file: {e}"))?);
         }
         if settings.min_tls13 {
             b = b.min_tls_version(reqwest::tls::Version::TLS_1_3);

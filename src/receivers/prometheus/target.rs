@@ -143,13 +143,11 @@ mod tests {
 
     #[test]
     fn relabel_configs_rewrite_and_drop_targets() {
-        let t = targets(&sc(
-            "{job_name: j, static_configs: [{targets: ['a:1', 'b:2']}], relabel_configs: [\
+        let t = targets(&sc("{job_name: j, static_configs: [{targets: ['a:1', 'b:2']}], relabel_configs: [\
               {source_labels: [__address__], regex: 'b:.*', action: drop},\
               {source_labels: [__address__], regex: '(.*):1', target_label: instance, replacement: '$1'},\
               {target_label: __metrics_path__, replacement: /other},\
-              {target_label: __param_x, replacement: '1'}]}",
-        ));
+              {target_label: __param_x, replacement: '1'}]}"));
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].instance, "a");
         assert_eq!(t[0].url, "http://a:1/other?x=1");
