@@ -175,7 +175,9 @@ impl Out {
     fn push(&mut self, key: &ResourceKey, name: &str, kind: Kind, description: &str, unit: &str, point: Point) {
         let r = self.resource(key);
         let ResourceOut { metrics, index, .. } = &mut self.resources[r];
-        let i = *index.entry(name.to_string()).or_insert_with(|| {
+        // Most points join a metric already started: look up before allocating a key.
+        let existing = index.get(name).copied();
+        let i = existing.unwrap_or_else(|| {
             let cumulative = AggregationTemporality::Cumulative as i32;
             let data = match kind {
                 Kind::Gauge => metric::Data::Gauge(Gauge::default()),
@@ -196,6 +198,7 @@ impl Out {
                 data: Some(data),
                 ..Default::default()
             });
+            index.insert(name.to_string(), metrics.len() - 1);
             metrics.len() - 1
         });
         match (metrics[i].data.as_mut(), point) {
