@@ -265,8 +265,9 @@ fn split(labels: &Labels, target: &Target, skip: &str) -> (ResourceKey, Labels) 
     (key, attrs)
 }
 
+/// Milliseconds from the page to nanoseconds; absurd timestamps saturate instead of overflowing.
 fn ns(ms: i64) -> u64 {
-    (ms.max(0) as u64) * 1_000_000
+    (ms.max(0) as u64).saturating_mul(1_000_000)
 }
 
 fn secs_to_ns(s: f64) -> u64 {
@@ -481,7 +482,8 @@ impl TargetState {
             if honor_timestamps && s.timestamp_ms.is_some() {
                 g.ts = s.timestamp_ms;
             }
-            let suffix = &s.name[fam.name.len().min(s.name.len())..];
+            // Relabeling may have renamed the sample, so no byte offsets into it.
+            let suffix = s.name.strip_prefix(fam.name.as_str()).unwrap_or("");
             match suffix {
                 "_bucket" | "" => {
                     let Some(bound) = s.label(split_label).and_then(|v| v.parse::<f64>().ok()) else {
@@ -805,6 +807,41 @@ target_info{region=\"eu\"} 1\n";
         assert!(rm[0].scope_metrics[0].metrics.iter().all(|m| m.name != "s" && m.name != "h"));
         assert_eq!(st.take_dropped(), 2);
         assert_eq!(st.take_dropped(), 0);
+    }
+
+    #[test]
+    fn honor_labels_keeps_scraped_labels() {
+        let text = "m{job=\"pushed\",env=\"scraped\"} 1\n";
+        let ext = BTreeMap::from([("region".to_string(), "eu".to_string())]);
+        for (honor, job, env, exported) in [(true, "pushed", "scraped", None), (false, "node", "t", Some("scraped"))] {
+            let mut fams = parse(text, Format::Text).unwrap();
+            let rules = LabelRules { honor_labels: honor, metric_relabel: &[], external_labels: &ext };
+            label_samples(&mut fams, &target(), &rules);
+            let rm = TargetState::default().convert(&target(), &fams, 1, true, &[]);
+            let m = rm.iter().find_map(|r| {
+                let res = &r.resource.as_ref().unwrap().attributes;
+                (attr(res, "service.name").as_deref() == Some(job)).then_some(r)
+            });
+            let m = m.unwrap_or_else(|| panic!("no resource for job {job}"));
+            let Some(metric::Data::Gauge(g)) = &m.scope_metrics[0].metrics[0].data else { panic!() };
+            let a = &g.data_points[0].attributes;
+            assert_eq!(attr(a, "env").as_deref(), Some(env));
+            assert_eq!(attr(a, "exported_env").as_deref(), exported);
+            assert_eq!(attr(a, "region").as_deref(), Some("eu"), "external labels are added");
+        }
+    }
+
+    #[test]
+    fn hostile_values_do_not_panic() {
+        // A huge timestamp, a renamed histogram sample with multibyte text, NaN and infinities.
+        let text = "# TYPE h histogram\nh_bucket{le=\"NaN\"} NaN 9223372036854775807\nh_bucket{le=\"+Inf\"} -Inf\nh_count +Inf\nh_sum NaN\n";
+        let rules: Vec<RelabelConfig> = serde_yaml_ng::from_str(
+            "[{source_labels: [__name__], regex: 'h_count', target_label: __name__, replacement: 'é€'}]",
+        )
+        .unwrap();
+        let mut st = TargetState::default();
+        let rm = scrape(&mut st, text, Format::Text, &rules, 1);
+        assert!(!rm.is_empty());
     }
 
     #[test]

@@ -506,6 +506,35 @@ bar_sum 4.5\n\
     }
 
     #[test]
+    fn mangled_input_never_panics() {
+        // Every prefix, and every single-byte corruption, of two real pages: errors are fine, panics are not.
+        let pages = [
+            include_str!("../../../tests/fixtures/vllm-metrics.prom"),
+            "# TYPE a counter\n# UNIT a s\na_total{x=\"é\\\"\\n\"} 1 1.5 # {trace_id=\"ab\"} 2 3\na_created 4\n# EOF\n",
+        ];
+        let junk = [b'"', b'\\', b'{', b'}', b',', b'=', b'#', b' ', b'\n', 0xC3, 0xFF, b'e', b'+', b'-'];
+        for page in pages {
+            let bytes = page.as_bytes();
+            for cut in 0..bytes.len().min(600) {
+                if let Ok(t) = std::str::from_utf8(&bytes[..cut]) {
+                    let _ = parse(t, Format::Text);
+                    let _ = parse(t, Format::OpenMetrics);
+                }
+            }
+            for i in (0..bytes.len()).step_by(7) {
+                for j in junk {
+                    let mut b = bytes.to_vec();
+                    b[i] = j;
+                    if let Ok(t) = std::str::from_utf8(&b) {
+                        let _ = parse(t, Format::Text);
+                        let _ = parse(t, Format::OpenMetrics);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn unicode_label_values_survive() {
         let f = parse("m{v=\"héllo \\\"wörld\\\"\"} 1\n", Format::Text).unwrap();
         assert_eq!(f[0].samples[0].label("v"), Some("héllo \"wörld\""));
