@@ -818,10 +818,9 @@ target_info{region=\"eu\"} 1\n";
             let rules = LabelRules { honor_labels: honor, metric_relabel: &[], external_labels: &ext };
             label_samples(&mut fams, &target(), &rules);
             let rm = TargetState::default().convert(&target(), &fams, 1, true, &[]);
-            let m = rm.iter().find_map(|r| {
-                let res = &r.resource.as_ref().unwrap().attributes;
-                (attr(res, "service.name").as_deref() == Some(job)).then_some(r)
-            });
+            let m = rm
+                .iter()
+                .find(|r| attr(&r.resource.as_ref().unwrap().attributes, "service.name").as_deref() == Some(job));
             let m = m.unwrap_or_else(|| panic!("no resource for job {job}"));
             let Some(metric::Data::Gauge(g)) = &m.scope_metrics[0].metrics[0].data else { panic!() };
             let a = &g.data_points[0].attributes;
