@@ -263,3 +263,99 @@ def test_openmetrics_and_text_from_the_python_client(spawn, workdir):
         assert not of(pts, "text", "app_requests_total")[0]["point"].get("exemplars")
     finally:
         server.shutdown()
+
+
+AUTH = """
+receivers:
+  prometheus:
+    config:
+      scrape_configs:
+        - job_name: good
+          scrape_interval: 1s
+          scheme: https
+          tls_config: {ca_file: CA_FILE}
+          basic_auth: {username: scraper, password_file: PW_FILE}
+          static_configs: [{targets: ["localhost:NODE_PORT"]}]
+        - job_name: skipverify
+          scrape_interval: 1s
+          scheme: https
+          tls_config: {insecure_skip_verify: true}
+          basic_auth: {username: scraper, password: s3cret}
+          static_configs: [{targets: ["127.0.0.1:NODE_PORT"]}]
+        - job_name: noauth
+          scrape_interval: 1s
+          scheme: https
+          tls_config: {ca_file: CA_FILE}
+          static_configs: [{targets: ["localhost:NODE_PORT"]}]
+        - job_name: untrusted
+          scrape_interval: 1s
+          scheme: https
+          basic_auth: {username: scraper, password: s3cret}
+          static_configs: [{targets: ["localhost:NODE_PORT"]}]
+        - job_name: bearer
+          scrape_interval: 1s
+          authorization: {credentials: tok3n}
+          params: {module: [gpu]}
+          static_configs: [{targets: ["127.0.0.1:BEARER_PORT"]}]
+exporters:
+  file: {path: OUT_PATH}
+service:
+  pipelines:
+    metrics: {receivers: [prometheus], exporters: [file]}
+"""
+
+
+def test_tls_basic_auth_and_bearer(spawn, workdir):
+    """node-exporter behind TLS and basic auth (its own --web.config.file), and a bearer-token page."""
+    import http.server
+    import subprocess
+    import threading
+
+    import bcrypt
+    from test_tls import make_cert
+
+    ca, cert, key = make_cert(workdir)
+    pw = workdir / "pw"
+    pw.write_text("s3cret\n")
+    web = workdir / "web.yml"
+    web.write_text(f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n"
+                   f"basic_auth_users: {{scraper: '{bcrypt.hashpw(b's3cret', bcrypt.gensalt(4)).decode()}'}}\n")
+    node_port = free_port()
+    node = subprocess.Popen(["/usr/bin/prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node_port}",
+                             f"--web.config.file={web}", "--collector.disable-defaults", "--collector.loadavg"],
+                            stdout=open(workdir / "node.log", "ab"), stderr=subprocess.STDOUT)
+    seen = []
+
+    class Bearer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            ok = self.headers.get("Authorization") == "Bearer tok3n"
+            body = b"gpu_ok 1\n" if ok else b"denied\n"
+            self.send_response(200 if ok else 403)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bearer)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    out = workdir / "out.jsonl"
+    try:
+        spawn("a", AUTH.replace("CA_FILE", str(ca)).replace("PW_FILE", str(pw)).replace("NODE_PORT", str(node_port))
+              .replace("BEARER_PORT", str(srv.server_address[1])).replace("OUT_PATH", str(out)))
+        jobs = ("good", "skipverify", "noauth", "untrusted", "bearer")
+        wait_until(lambda: all(len(of(points(read_jsonl(out)), j, "up")) >= 2 for j in jobs), what="two scrapes per job")
+        pts = points(read_jsonl(out))
+        ups = {j: {value(p) for p in of(pts, j, "up")} for j in jobs}
+        # The first scrape of node-exporter may race its TLS listener starting; later ones must succeed.
+        assert value(of(pts, "good", "up")[-1]) == 1.0 and value(of(pts, "skipverify", "up")[-1]) == 1.0, ups
+        assert ups["noauth"] == {0.0} and ups["untrusted"] == {0.0} and ups["bearer"] == {1.0}, ups
+        assert of(pts, "good", "node_load1") and of(pts, "skipverify", "node_load1")
+        assert not of(pts, "noauth", "node_load1") and not of(pts, "untrusted", "node_load1")
+        assert value(of(pts, "bearer", "gpu_ok")[0]) == 1.0
+        assert seen[0] == ("/metrics?module=gpu", "Bearer tok3n")
+    finally:
+        stop(node)
+        srv.shutdown()
