@@ -153,6 +153,10 @@ receivers:
         - job_name: node
           scrape_interval: 1s
           static_configs: [{targets: ["127.0.0.1:NODE_PORT"]}]
+        - job_name: limited
+          scrape_interval: 1s
+          sample_limit: 5
+          static_configs: [{targets: ["127.0.0.1:NODE_PORT"]}]
 exporters:
   file: {path: OUT_PATH}
 service:
@@ -193,6 +197,13 @@ def test_malformed_exposition_fails_only_that_target(spawn, workdir):
         assert not of(pts, "junk", "ok"), "nothing from a malformed scrape is kept"
         assert {value(p) for p in of(pts, "node", "up")} == {1.0}
         assert "cannot parse the response: line 3" in a.logs()
+        # Over sample_limit, the whole scrape fails as in Prometheus.
+        wait_until(lambda: len(of(points(read_jsonl(out)), "limited", "up")) >= 2, what="limited scrapes")
+        pts = points(read_jsonl(out))
+        assert {value(p) for p in of(pts, "limited", "up")} == {0.0}
+        assert {p["name"] for p in of(pts, "limited")} <= {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                                                           "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+        assert "sample limit exceeded" in a.logs()
         assert a.proc.poll() is None
     finally:
         stop(node)

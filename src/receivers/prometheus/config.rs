@@ -255,6 +255,24 @@ pub fn unsupported_keys(raw: &Value) -> Vec<(String, String)> {
             issues.push((k.to_string(), format!("`{k}` is not supported: {why}")));
         }
     }
+    if let Some(cfg) = raw.get("config").and_then(|c| c.as_mapping()) {
+        for key in cfg.keys().filter_map(|k| k.as_str()).filter(|k| !matches!(*k, "global" | "scrape_configs")) {
+            issues.push((
+                format!("config::{key}"),
+                format!("`{key}` is not supported: the receiver only scrapes, from `global` and `scrape_configs`"),
+            ));
+        }
+    }
+    if let Some(global) = raw.get("config").and_then(|c| c.get("global")).and_then(|g| g.as_mapping()) {
+        for key in global.keys().filter_map(|k| k.as_str()) {
+            if !matches!(key, "scrape_interval" | "scrape_timeout" | "external_labels") {
+                issues.push((
+                    format!("config::global::{key}"),
+                    format!("`{key}` is not supported here: `global` takes scrape_interval, scrape_timeout and external_labels"),
+                ));
+            }
+        }
+    }
     let Some(configs) = raw.get("config").and_then(|c| c.get("scrape_configs")).and_then(|s| s.as_sequence()) else {
         return issues;
     };
@@ -430,6 +448,17 @@ mod tests {
         assert!(errs[0].1.contains("`kubernetes_sd_configs` is not supported"), "{errs:?}");
         assert!(errs[1].1.contains("`file_sd_configs` is not supported"));
         assert!(errs[2].1.contains("authorization"));
+        let errs = parse(
+            "config:\n  global: {scrape_interval: 1s, evaluation_interval: 1s}\n  rule_files: [a]\n  scrape_configs: [{job_name: a}]\n",
+        )
+        .unwrap_err();
+        let msgs: Vec<String> = errs.iter().map(|(p, m)| format!("{p}: {m}")).collect();
+        assert!(msgs.contains(&"config::rule_files: `rule_files` is not supported: the receiver only scrapes, from `global` and `scrape_configs`".to_string()), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("config::global::evaluation_interval: `evaluation_interval` is not supported")),
+            "{msgs:?}"
+        );
         let errs = parse("target_allocator: {endpoint: x}\nconfig: {scrape_configs: [{job_name: a}]}\n").unwrap_err();
         assert!(errs[0].1.contains("`target_allocator` is not supported"));
         // A key nobody knows still fails, by name.
