@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::receivers::prometheus::mapping::{kv, str_kv};
+use crate::receivers::prometheus::mapping::{kv, scope, str_kv};
 use crate::receivers::prometheus::parser::{Family, Labels, MetricType, Sample};
 
 pub const SCOPE_NAME: &str = "aiotel/receiver/dcgm";
@@ -294,10 +294,7 @@ impl DcgmState {
                 }
             }
             let resource = Some(Resource { attributes: g.resource.clone(), ..Default::default() });
-            let scope = Some(crate::receivers::prometheus::mapping::scope()).map(|mut s| {
-                s.name = SCOPE_NAME.into();
-                s
-            });
+            let scope = Some(scope(SCOPE_NAME));
             if !g.metrics.is_empty() {
                 metrics.push(ResourceMetrics {
                     resource: resource.clone(),

@@ -35,8 +35,8 @@ fn attributes(labels: &Labels) -> Vec<KeyValue> {
     labels.iter().map(|(k, v)| str_kv(k, v)).collect()
 }
 
-pub fn scope() -> InstrumentationScope {
-    InstrumentationScope { name: SCOPE_NAME.into(), version: env!("CARGO_PKG_VERSION").into(), ..Default::default() }
+pub fn scope(name: &str) -> InstrumentationScope {
+    InstrumentationScope { name: name.into(), version: env!("CARGO_PKG_VERSION").into(), ..Default::default() }
 }
 
 /// What a scrape config says about how samples are labeled.
@@ -219,7 +219,7 @@ impl Out {
             .filter(|r| !r.metrics.is_empty())
             .map(|ResourceOut { key, extra, metrics, .. }| ResourceMetrics {
                 resource: Some(Resource { attributes: resource_attributes(&key, target, extra), ..Default::default() }),
-                scope_metrics: vec![ScopeMetrics { scope: Some(scope()), metrics, ..Default::default() }],
+                scope_metrics: vec![ScopeMetrics { scope: Some(scope(SCOPE_NAME)), metrics, ..Default::default() }],
                 ..Default::default()
             })
             .collect()
