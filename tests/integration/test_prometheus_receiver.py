@@ -244,6 +244,7 @@ def test_openmetrics_and_text_from_the_python_client(spawn, workdir):
     for v in (0.05, 0.5, 5):
         h.observe(v)
     Gauge("app_queue", "Queue depth", registry=reg).set(7)
+    reg.set_target_info({"deployment": "canary", "region": "eu-west"})
     after = time.time()
     port = free_port()
     server, _ = start_http_server(port, addr="127.0.0.1", registry=reg)
@@ -267,6 +268,10 @@ def test_openmetrics_and_text_from_the_python_client(spawn, workdir):
             assert before - 0.001 <= int(hp["startTimeUnixNano"]) / 1e9 <= after + 0.001
             assert [value(q) for q in of(pts, job, "app_queue")][:1] == [7.0]
             assert not [q for q in of(pts, job) if q["name"].endswith("_created")], "_created is a start time, not a series"
+            # target_info is resource attributes, not a series.
+            assert all(q["resource"]["deployment"] == "canary" and q["resource"]["region"] == "eu-west"
+                       for q in of(pts, job)), job
+            assert not [q for q in of(pts, job) if q["name"] in ("target", "target_info")]
         ex = of(pts, "om", "app_requests")[0]["point"]["exemplars"][0]
         assert ex["traceId"].lower() == "0af7651916cd43dd8448eb211c80319c"
         assert ex["spanId"].lower() == "b7ad6b7169203331"
