@@ -155,3 +155,52 @@ def test_dcgm_fixture_maps_to_hardware_conventions(spawn, workdir, fixture_serve
     ok = [p for p in vllm if p["name"] == "vllm:request_success_total" and p["attrs"].get("finished_reason") == "stop"]
     assert ok and ok[0]["kind"] == "sum" and ok[0]["monotonic"] and value(ok[0]) == 5121.0
     assert "/metrics" in hits and "/vllm" in hits
+    # Shutdown stops the scrape loops promptly and cleanly.
+    assert a.stop(timeout=15) == 0
+
+
+def test_dcgm_survives_a_malformed_page(spawn, workdir):
+    """A broken page fails that scrape with a logged reason; the next good page is mapped as usual."""
+    good = (FIXTURES / "dcgm-exporter.prom").read_bytes()
+    served = []
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            # First a truncated page (cut inside a label value), then the real one.
+            body = good[:good.index(b"GPU-8a2b")] if not served else good
+            served.append(len(body))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    mout, lout = workdir / "metrics.jsonl", workdir / "logs.jsonl"
+    try:
+        a = spawn("a", f"""
+receivers:
+  dcgm: {{endpoint: "http://127.0.0.1:{srv.server_address[1]}/metrics", collection_interval: 1s, initial_delay: 0s,
+          pass_through_unmapped: false}}
+exporters:
+  file/metrics: {{path: {mout}}}
+  file/logs: {{path: {lout}}}
+service:
+  pipelines:
+    metrics: {{receivers: [dcgm], exporters: [file/metrics]}}
+    logs: {{receivers: [dcgm], exporters: [file/logs]}}
+""")
+        wait_until(lambda: [p for p in points(read_jsonl(mout)) if p["name"] == "hw.power"], what="the good page")
+        assert "DCGM scrape failed" in a.logs() and "unterminated label value" in a.logs()
+        assert len(served) >= 2 and served[0] < served[1]
+        names = {p["name"] for p in points(read_jsonl(mout))}
+        assert names == {"hw.gpu.utilization", "hw.gpu.memory.usage", "hw.gpu.memory.limit", "hw.power", "hw.energy",
+                         "hw.temperature"}, "pass_through_unmapped: false keeps only the mapped series"
+        wait_until(lambda: read_jsonl(lout), what="the XID record")
+        assert a.proc.poll() is None
+    finally:
+        srv.shutdown()
