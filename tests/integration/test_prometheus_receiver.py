@@ -111,6 +111,13 @@ def test_scrapes_node_exporter_and_prometheus(spawn, workdir):
         # Prometheus, still up, is not affected.
         assert all(value(p) == 1.0 for p in of(later, "prom", "up"))
         assert a.metric_sum("aiotel_receiver_accepted_metric_points_total", receiver="prometheus") > 0
+
+        # Shutdown ends the live target's series with staleness markers too.
+        n_lines = len(read_jsonl(out))
+        assert a.stop(timeout=15) == 0
+        final = points(read_jsonl(out)[n_lines:])
+        ended = {p["name"] for p in of(final, "prom") if flags(p) & 1}
+        assert "prometheus_http_request_duration_seconds" in ended and "go_gc_duration_seconds" in ended, ended
     finally:
         stop(node)
         stop(prom)

@@ -82,6 +82,9 @@ pub async fn send(receiver: &str, out: &Fanout, counters: &ComponentCounters, pa
     }
 }
 
+/// How long shutdown waits for a target's final staleness markers to be accepted.
+const SHUTDOWN_MARKERS_WAIT: Duration = Duration::from_secs(2);
+
 struct Job {
     receiver: String,
     scraper: Scraper,
@@ -103,13 +106,25 @@ impl Job {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let payload = self.scrape_once(&target, &mut state).await;
+            let payload = tokio::select! {
+                _ = stop.cancelled() => break,
+                p = self.scrape_once(&target, &mut state) => p,
+            };
             tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => break,
                 _ = send(&self.receiver, &self.out, &self.counters, payload) => {}
+            }
+        }
+        // As Prometheus does when a scrape loop stops: end every series now,
+        // rather than leaving backends to guess when they went away.
+        let markers = state.failed(&target, now_ns(), &[]);
+        if !markers.is_empty() {
+            let done = send(&self.receiver, &self.out, &self.counters, Payload::Metrics(markers));
+            if tokio::time::timeout(SHUTDOWN_MARKERS_WAIT, done).await.is_err() {
+                tracing::debug!(receiver = %self.receiver, target = %target.url, "staleness markers not sent before shutdown");
             }
         }
     }
