@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use aiotel::receivers::prometheus::mapping::{label_samples, scrape_report, LabelRules, TargetState};
+use aiotel::receivers::prometheus::labeling::{label_samples, LabelRules};
+use aiotel::receivers::prometheus::mapping::{scrape_report, TargetState};
 use aiotel::receivers::prometheus::parser::{parse, Format};
 use aiotel::receivers::prometheus::target::Target;
 use clap::Parser;

@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::receivers::prometheus::mapping::{kv, scope, str_kv};
+use crate::receivers::prometheus::otlp::{kv, scope, str_kv};
 use crate::receivers::prometheus::parser::{Family, Labels, MetricType, Sample};
 
 pub const SCOPE_NAME: &str = "aiotel/receiver/dcgm";

@@ -5,108 +5,19 @@
 //! histogram, summary → summary. `job`/`instance` become `service.name` /
 //! `service.instance.id`, `target_info` becomes resource attributes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, number_data_point, summary_data_point::ValueAtQuantile, AggregationTemporality, DataPointFlags,
-    Exemplar as OtlpExemplar, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum, Summary, SummaryDataPoint,
+    number_data_point, summary_data_point::ValueAtQuantile, DataPointFlags, Exemplar as OtlpExemplar,
+    HistogramDataPoint, NumberDataPoint, ResourceMetrics, SummaryDataPoint,
 };
-use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::parser::{Exemplar, Family, Labels, MetricType, Sample};
-use super::relabel::{self, RelabelConfig};
+use super::otlp::{attributes, exemplar, ns, secs_to_ns, Kind, Out, Point, ResourceKey};
+use super::parser::{Family, Labels, MetricType, Sample};
 use super::target::Target;
 
-pub const SCOPE_NAME: &str = "aiotel/receiver/prometheus";
 const NO_RECORDED_VALUE: u32 = DataPointFlags::NoRecordedValueMask as u32;
-
-pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
-}
-
-pub fn str_kv(key: &str, value: &str) -> KeyValue {
-    kv(key, any_value::Value::StringValue(value.to_string()))
-}
-
-fn attributes(labels: &Labels) -> Vec<KeyValue> {
-    labels.iter().map(|(k, v)| str_kv(k, v)).collect()
-}
-
-pub fn scope(name: &str) -> InstrumentationScope {
-    InstrumentationScope { name: name.into(), version: env!("CARGO_PKG_VERSION").into(), ..Default::default() }
-}
-
-/// What a scrape config says about how samples are labeled.
-pub struct LabelRules<'a> {
-    pub honor_labels: bool,
-    pub metric_relabel: &'a [RelabelConfig],
-    pub external_labels: &'a BTreeMap<String, String>,
-}
-
-/// Attaches target labels to every sample (`exported_` prefixes on conflicts
-/// unless `honor_labels`) and applies `metric_relabel_configs`. Returns the
-/// number of samples left.
-pub fn label_samples(families: &mut Vec<Family>, target: &Target, rules: &LabelRules) -> usize {
-    let mut left = 0;
-    for fam in families.iter_mut() {
-        fam.samples.retain_mut(|s| {
-            s.labels.retain(|(_, v)| !v.is_empty());
-            for (k, v) in &target.labels {
-                match s.labels.iter().position(|(n, _)| n == k) {
-                    Some(_) if rules.honor_labels => {}
-                    Some(i) => {
-                        let mut name = format!("exported_{k}");
-                        while s.labels.iter().any(|(n, _)| *n == name) {
-                            name = format!("exported_{name}");
-                        }
-                        s.labels[i].0 = name;
-                        s.labels.push((k.clone(), v.clone()));
-                    }
-                    None => s.labels.push((k.clone(), v.clone())),
-                }
-            }
-            for (k, v) in rules.external_labels {
-                if !s.labels.iter().any(|(n, _)| n == k) {
-                    s.labels.push((k.clone(), v.clone()));
-                }
-            }
-            if rules.metric_relabel.is_empty() {
-                return true;
-            }
-            s.labels.push(("__name__".into(), std::mem::take(&mut s.name)));
-            if !relabel::apply(rules.metric_relabel, &mut s.labels) {
-                return false;
-            }
-            match s.labels.iter().position(|(k, _)| k == "__name__") {
-                Some(i) => {
-                    s.name = s.labels.swap_remove(i).1;
-                    true
-                }
-                None => false, // relabeling removed the name: nothing to call it
-            }
-        });
-        left += fam.samples.len();
-    }
-    families.retain(|f| !f.samples.is_empty());
-    left
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Gauge,
-    Sum,
-    Histogram,
-    Summary,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ResourceKey {
-    job: String,
-    instance: String,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SeriesKey {
@@ -134,115 +45,6 @@ pub struct TargetState {
     dropped: usize,
 }
 
-struct ResourceOut {
-    key: ResourceKey,
-    /// Attributes from `target_info`.
-    extra: Vec<KeyValue>,
-    metrics: Vec<Metric>,
-    /// Metric name → position in `metrics`.
-    index: HashMap<String, usize>,
-}
-
-/// Metrics of one scrape, grouped by resource.
-#[derive(Default)]
-struct Out {
-    resources: Vec<ResourceOut>,
-    dropped: usize,
-}
-
-enum Point {
-    Number(NumberDataPoint),
-    Histogram(HistogramDataPoint),
-    Summary(SummaryDataPoint),
-}
-
-impl Out {
-    fn resource(&mut self, key: &ResourceKey) -> usize {
-        match self.resources.iter().position(|r| &r.key == key) {
-            Some(i) => i,
-            None => {
-                self.resources.push(ResourceOut {
-                    key: key.clone(),
-                    extra: Vec::new(),
-                    metrics: Vec::new(),
-                    index: HashMap::new(),
-                });
-                self.resources.len() - 1
-            }
-        }
-    }
-
-    fn push(&mut self, key: &ResourceKey, name: &str, kind: Kind, description: &str, unit: &str, point: Point) {
-        let r = self.resource(key);
-        let ResourceOut { metrics, index, .. } = &mut self.resources[r];
-        // Most points join a metric already started: look up before allocating a key.
-        let existing = index.get(name).copied();
-        let i = existing.unwrap_or_else(|| {
-            let cumulative = AggregationTemporality::Cumulative as i32;
-            let data = match kind {
-                Kind::Gauge => metric::Data::Gauge(Gauge::default()),
-                Kind::Sum => metric::Data::Sum(Sum {
-                    data_points: Vec::new(),
-                    aggregation_temporality: cumulative,
-                    is_monotonic: true,
-                }),
-                Kind::Histogram => {
-                    metric::Data::Histogram(Histogram { data_points: Vec::new(), aggregation_temporality: cumulative })
-                }
-                Kind::Summary => metric::Data::Summary(Summary::default()),
-            };
-            metrics.push(Metric {
-                name: name.to_string(),
-                description: description.to_string(),
-                unit: unit.to_string(),
-                data: Some(data),
-                ..Default::default()
-            });
-            index.insert(name.to_string(), metrics.len() - 1);
-            metrics.len() - 1
-        });
-        match (metrics[i].data.as_mut(), point) {
-            (Some(metric::Data::Gauge(g)), Point::Number(p)) => g.data_points.push(p),
-            (Some(metric::Data::Sum(s)), Point::Number(p)) => s.data_points.push(p),
-            (Some(metric::Data::Histogram(h)), Point::Histogram(p)) => h.data_points.push(p),
-            (Some(metric::Data::Summary(s)), Point::Summary(p)) => s.data_points.push(p),
-            _ => {
-                self.dropped += 1;
-                tracing::debug!(metric = name, "a metric name is used with two types in one scrape; point dropped");
-            }
-        }
-    }
-
-    fn finish(self, target: &Target) -> Vec<ResourceMetrics> {
-        self.resources
-            .into_iter()
-            .filter(|r| !r.metrics.is_empty())
-            .map(|ResourceOut { key, extra, metrics, .. }| ResourceMetrics {
-                resource: Some(Resource { attributes: resource_attributes(&key, target, extra), ..Default::default() }),
-                scope_metrics: vec![ScopeMetrics { scope: Some(scope(SCOPE_NAME)), metrics, ..Default::default() }],
-                ..Default::default()
-            })
-            .collect()
-    }
-}
-
-fn resource_attributes(key: &ResourceKey, target: &Target, extra: Vec<KeyValue>) -> Vec<KeyValue> {
-    let mut attrs = vec![str_kv("service.name", &key.job), str_kv("service.instance.id", &key.instance)];
-    if let Some((host, port)) = key.instance.rsplit_once(':') {
-        attrs.push(str_kv("server.address", host.trim_start_matches('[').trim_end_matches(']')));
-        attrs.push(str_kv("server.port", port));
-    } else {
-        attrs.push(str_kv("server.address", &key.instance));
-    }
-    attrs.push(str_kv("url.scheme", &target.scheme));
-    for a in extra {
-        if !attrs.iter().any(|b| b.key == a.key) {
-            attrs.push(a);
-        }
-    }
-    attrs
-}
-
 /// Splits a sample's labels into its resource and its data point attributes
 /// (sorted, without the labels named in `skip`).
 fn split(labels: &Labels, target: &Target, skip: &str) -> (ResourceKey, Labels) {
@@ -263,42 +65,6 @@ fn split(labels: &Labels, target: &Target, skip: &str) -> (ResourceKey, Labels) 
         instance: instance.unwrap_or_else(|| target.instance.clone()),
     };
     (key, attrs)
-}
-
-/// Milliseconds from the page to nanoseconds; absurd timestamps saturate instead of overflowing.
-fn ns(ms: i64) -> u64 {
-    (ms.max(0) as u64).saturating_mul(1_000_000)
-}
-
-fn secs_to_ns(s: f64) -> u64 {
-    if s.is_finite() && s > 0.0 {
-        (s * 1e9) as u64
-    } else {
-        0
-    }
-}
-
-fn hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
-
-fn exemplar(e: &Exemplar, default_ns: u64) -> OtlpExemplar {
-    let mut out = OtlpExemplar {
-        time_unix_nano: e.timestamp.map(secs_to_ns).unwrap_or(default_ns),
-        value: Some(exemplar::Value::AsDouble(e.value)),
-        ..Default::default()
-    };
-    for (k, v) in &e.labels {
-        match (k.as_str(), hex(v)) {
-            ("trace_id", Some(b)) if b.len() == 16 => out.trace_id = b,
-            ("span_id", Some(b)) if b.len() == 8 => out.span_id = b,
-            _ => out.filtered_attributes.push(str_kv(k, v)),
-        }
-    }
-    out
 }
 
 /// The scrape's time, and whether samples' own timestamps win over it.
@@ -669,7 +435,14 @@ impl TargetState {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+    use opentelemetry_proto::tonic::metrics::v1::{metric, AggregationTemporality, Metric};
+
+    use super::super::labeling::{label_samples, LabelRules};
     use super::super::parser::{parse, Format};
+    use super::super::relabel::RelabelConfig;
     use super::*;
 
     fn target() -> Target {

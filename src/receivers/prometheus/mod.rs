@@ -2,7 +2,9 @@
 //! hands each scrape to the metrics pipeline as OTLP.
 
 pub mod config;
+pub mod labeling;
 pub mod mapping;
+pub mod otlp;
 pub mod parser;
 pub mod relabel;
 pub mod scrape;
@@ -24,7 +26,8 @@ use crate::config::yaml::Value;
 use crate::pipeline::{Consumers, Fanout};
 use crate::service::ServiceCtx;
 use crate::telemetry::ComponentCounters;
-use mapping::{label_samples, scrape_report, LabelRules, TargetState};
+use labeling::{label_samples, LabelRules};
+use mapping::{scrape_report, TargetState};
 use scrape::{ScrapeError, ScrapeSettings, Scraper};
 use target::Target;
 
