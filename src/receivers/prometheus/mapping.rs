@@ -6,6 +6,7 @@
 //! `service.instance.id`, `target_info` becomes resource attributes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -32,8 +33,8 @@ struct SeriesState {
     start_ns: u64,
     /// The value (or count) last seen, to notice counter resets.
     last: f64,
-    description: String,
-    unit: String,
+    /// Shared by every series of the family: kept only for staleness markers.
+    meta: Arc<(String, String)>,
 }
 
 /// Series of one target across scrapes. Holds only the series of the last
@@ -120,6 +121,7 @@ impl TargetState {
             if created_of.skip.contains(&fam.name) {
                 continue;
             }
+            let meta = Arc::new((fam.help.clone(), fam.unit.clone()));
             match fam.mtype {
                 MetricType::Counter => {
                     let mut created: HashMap<Labels, f64> = created_of.values.remove(&fam.name).unwrap_or_default();
@@ -141,13 +143,7 @@ impl TargetState {
                             ..Default::default()
                         };
                         out.push(&key.resource, &fam.name, Kind::Sum, &fam.help, &fam.unit, Point::Number(p));
-                        let st = SeriesState {
-                            kind: Kind::Sum,
-                            start_ns: start,
-                            last: s.value,
-                            description: fam.help.clone(),
-                            unit: fam.unit.clone(),
-                        };
+                        let st = SeriesState { kind: Kind::Sum, start_ns: start, last: s.value, meta: meta.clone() };
                         seen.insert(key, st);
                     }
                 }
@@ -173,13 +169,7 @@ impl TargetState {
                             ..Default::default()
                         };
                         out.push(&res, &s.name, Kind::Gauge, &fam.help, &fam.unit, Point::Number(p));
-                        let st = SeriesState {
-                            kind: Kind::Gauge,
-                            start_ns: 0,
-                            last: s.value,
-                            description: fam.help.clone(),
-                            unit: fam.unit.clone(),
-                        };
+                        let st = SeriesState { kind: Kind::Gauge, start_ns: 0, last: s.value, meta: meta.clone() };
                         seen.insert(SeriesKey { resource: res, name: s.name.clone(), attrs }, st);
                     }
                 }
@@ -234,6 +224,7 @@ impl TargetState {
         created: &HashMap<Labels, f64>,
     ) {
         let When { time_ns, honor_timestamps } = when;
+        let meta = Arc::new((fam.help.clone(), fam.unit.clone()));
         let hist = fam.mtype == MetricType::Histogram;
         let split_label = if hist { "le" } else { "quantile" };
         let mut groups: Vec<(ResourceKey, HistAcc)> = Vec::new();
@@ -341,10 +332,7 @@ impl TargetState {
             };
             let (kind, start, last, p) = point;
             out.push(&key.resource, &fam.name, kind, &fam.help, &fam.unit, p);
-            seen.insert(
-                key,
-                SeriesState { kind, start_ns: start, last, description: fam.help.clone(), unit: fam.unit.clone() },
-            );
+            seen.insert(key, SeriesState { kind, start_ns: start, last, meta: meta.clone() });
         }
     }
 }
@@ -376,7 +364,7 @@ fn stale(out: &mut Out, key: &SeriesKey, st: &SeriesState, time_ns: u64) {
             ..Default::default()
         }),
     };
-    out.push(&key.resource, &key.name, st.kind, &st.description, &st.unit, p);
+    out.push(&key.resource, &key.name, st.kind, &st.meta.0, &st.meta.1, p);
 }
 
 /// The synthetic series Prometheus adds for every scrape.
