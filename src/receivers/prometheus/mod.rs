@@ -105,7 +105,7 @@ struct Job {
 impl Job {
     async fn run(self: Arc<Job>, target: Target, stop: CancellationToken) {
         let mut state = TargetState::default();
-        let mut tick = tokio::time::interval(self.interval);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + self.offset(&target), self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
@@ -130,6 +130,17 @@ impl Job {
                 tracing::debug!(receiver = %self.receiver, target = %target.url, "staleness markers not sent before shutdown");
             }
         }
+    }
+
+    /// Spreads targets over the interval, as Prometheus does, so a large
+    /// job does not scrape every target in the same instant. Stable per target.
+    fn offset(&self, target: &Target) -> Duration {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        target.url.hash(&mut h);
+        target.labels.hash(&mut h);
+        let nanos = self.interval.as_nanos().max(1) as u64;
+        Duration::from_nanos(h.finish() % nanos)
     }
 
     async fn scrape_once(&self, target: &Target, state: &mut TargetState) -> Payload {
