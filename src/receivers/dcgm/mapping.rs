@@ -184,7 +184,6 @@ impl DcgmState {
                 let labels = point_labels(s);
                 let v = s.value;
                 let out = &mut gpus[gi].1;
-                let util = |task| (labels.clone(), Some(("hw.gpu.task", task)));
                 match s.name.as_str() {
                     "DCGM_FI_DEV_GPU_UTIL" | "DCGM_FI_DEV_ENC_UTIL" | "DCGM_FI_DEV_DEC_UTIL" => {
                         let task = match s.name.as_str() {
@@ -192,13 +191,12 @@ impl DcgmState {
                             "DCGM_FI_DEV_ENC_UTIL" => "encoder",
                             _ => "decoder",
                         };
-                        let (l, extra) = util(task);
                         out.push(
                             "hw.gpu.utilization",
                             "1",
                             "Fraction of time the GPU was busy",
                             Kind::Gauge,
-                            point(&l, extra, 0, time, v / 100.0),
+                            point(&labels, Some(("hw.gpu.task", task)), 0, time, v / 100.0),
                         );
                     }
                     "DCGM_FI_DEV_FB_USED" | "DCGM_FI_DEV_FB_FREE" | "DCGM_FI_DEV_FB_RESERVED" => {
