@@ -469,6 +469,24 @@ mod tests {
     }
 
     #[test]
+    fn mig_instances_and_newer_label_names() {
+        let text = "# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n\
+DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-a\",hostname=\"n1\",GPU_I_PROFILE=\"1g.10gb\",GPU_I_ID=\"1\"} 10\n\
+DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-a\",hostname=\"n1\",GPU_I_PROFILE=\"1g.10gb\",GPU_I_ID=\"2\"} 30\n\
+DCGM_FI_DEV_GPU_UTIL{gpu=\"3\",Hostname=\"n2\"} 9223372036854775807\n";
+        let m = DcgmState::default().map(&parse(text, Format::Text).unwrap(), 1, true);
+        assert_eq!(m.metrics.len(), 1, "one GPU, two MIG instances; the blank GPU has no points");
+        assert_eq!(m.blanks, 1);
+        let res = &m.metrics[0].resource.as_ref().unwrap().attributes;
+        assert_eq!(s(res, "host.name"), "n1");
+        let pts = values(&m, "hw.gpu.utilization");
+        assert_eq!(pts.len(), 2);
+        assert_eq!((s(&pts[0].2, "GPU_I_ID"), pts[0].1), ("1".to_string(), 0.1));
+        assert_eq!((s(&pts[1].2, "GPU_I_ID"), pts[1].1), ("2".to_string(), 0.3));
+        assert_eq!(s(&pts[1].2, "GPU_I_PROFILE"), "1g.10gb");
+    }
+
+    #[test]
     fn pass_through_can_be_switched_off() {
         let fams = parse(FIXTURE, Format::Text).unwrap();
         let m = DcgmState::default().map(&fams, 1, false);
