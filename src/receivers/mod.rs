@@ -2,6 +2,7 @@
 //! answer, so refusals and failures reach the client as retryable errors.
 
 mod dcgm;
+mod fluentforward;
 mod ingest;
 mod otlp;
 pub mod prometheus;
@@ -10,5 +11,5 @@ use crate::components::Factory;
 pub use ingest::{ingest, Rejected};
 
 pub fn factories() -> Vec<Factory> {
-    vec![otlp::factory(), prometheus::factory(), dcgm::factory()]
+    vec![otlp::factory(), fluentforward::factory(), prometheus::factory(), dcgm::factory()]
 }
