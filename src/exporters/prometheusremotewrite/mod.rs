@@ -1,2 +1,0 @@
-use crate::components::Factory;
-pub fn factory() -> Factory { todo!() }
