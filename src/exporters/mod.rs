@@ -9,6 +9,7 @@ mod file;
 pub mod otlp_grpc;
 mod otlp_http;
 pub mod prometheus;
+mod prometheusremotewrite;
 mod queue;
 mod retry;
 mod tls;
@@ -26,7 +27,7 @@ pub use retry::RetrySettings;
 
 pub fn factories() -> Vec<Factory> {
     let mut f = vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()];
-    f.push(prometheus::factory());
+    f.extend([prometheus::factory(), prometheusremotewrite::factory()]);
     f
 }
 

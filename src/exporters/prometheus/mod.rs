@@ -8,7 +8,7 @@
 
 mod config;
 mod exposition;
-mod store;
+pub mod store;
 pub mod translate;
 
 use std::path::Path;
@@ -20,6 +20,7 @@ use aiotel_api::{Payload, PipelineError, Signal};
 use futures::future::{ready, Ready};
 
 pub use config::{check_labels, sanitised, PrometheusConfig, ResourceToTelemetry};
+pub use exposition::float;
 pub use store::Store;
 
 use super::{ExporterHandle, QueueSettings, RetrySettings, RunningExporter};
