@@ -1,0 +1,127 @@
+"""The `prometheus` (pull) exporter: a real Prometheus server scrapes it, and
+PromQL over its HTTP API returns the counter, gauge and histogram values that
+the OpenTelemetry SDK sent over OTLP."""
+
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from conftest import aiotel_bin, free_port, wait_until
+from otlp_metrics import ADDS, DURATIONS, GAUGE, median_by_hand, provider, send_all
+from prometheus_server import start_prometheus
+
+CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+exporters:
+  prometheus:
+    endpoint: "127.0.0.1:PROM_EXPORTER_PORT"
+    const_labels: {cluster: ci}
+    metric_expiration: EXPIRATION
+service:
+  pipelines:
+    metrics: {receivers: [otlp], exporters: [prometheus]}
+"""
+
+
+def start(spawn, expiration="5m"):
+    grpc, port = free_port(), free_port()
+    cfg = CONFIG.replace("GRPC_PORT", str(grpc)).replace("PROM_EXPORTER_PORT", str(port))
+    a = spawn("promexp", cfg.replace("EXPIRATION", expiration))
+    return a, grpc, port
+
+
+def scrape(port, accept=None) -> str:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
+    if accept:
+        req.add_header("Accept", accept)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return r.read().decode()
+
+
+def test_prometheus_scrapes_counter_gauge_and_histogram(spawn, workdir, request):
+    _, grpc, port = start(spawn)
+    prom = start_prometheus(request, workdir, scrape_targets=[("aiotel", f"127.0.0.1:{port}")])
+    send_all(grpc)
+
+    # The exposition itself: Collector names, units as suffixes, job/instance from the resource.
+    text = scrape(port)
+    assert "# TYPE http_requests_total counter" in text, text
+    assert "# HELP http_requests_total Requests served" in text
+    assert "# TYPE process_memory_usage_bytes gauge" in text
+    assert "# TYPE request_duration_seconds histogram" in text
+    assert 'request_duration_seconds_bucket{cluster="ci",instance="inst-1",job="promtest",otel_scope_name="promtest.meter",otel_scope_version="1.0",le="0.5"} 3\n' in text, text
+
+    sel = '{job="promtest",instance="inst-1"}'
+    expected_a = sum(n for r, n in ADDS if r == "/a")
+    prom.wait_value(f'sum(http_requests_total{{job="promtest",route="/a"}})', expected_a)
+    assert prom.value(f'sum(http_requests_total{{job="promtest",route="/b"}})') == 5
+    assert prom.value(f"sum(http_requests_total{sel})") == sum(n for _, n in ADDS)
+    assert prom.value(f"process_memory_usage_bytes{sel}") == GAUGE
+    assert prom.value(f"request_duration_seconds_count{sel}") == len(DURATIONS)
+    assert abs(prom.value(f"request_duration_seconds_sum{sel}") - sum(DURATIONS)) < 1e-9
+    q = prom.value(f"histogram_quantile(0.5, sum by (le) (request_duration_seconds_bucket{sel}))")
+    assert abs(q - median_by_hand()) < 1e-9, q
+    assert prom.value(f'request_duration_seconds_bucket{{job="promtest",le="+Inf"}}') == 5
+    # Resource attributes that are not job/instance land on target_info; const_labels on everything.
+    info = prom.query('target_info{job="promtest"}')
+    assert len(info) == 1 and info[0][0]["deployment_environment"] == "test", info
+    assert info[0][0]["cluster"] == "ci"
+    # Prometheus saw a healthy target.
+    assert ("aiotel", "up", "") in prom.targets_health()
+
+
+def test_delta_sums_accumulate_and_series_expire(spawn):
+    _, grpc, port = start(spawn, expiration="3s")
+    mp = provider(grpc, delta=True)
+    counter = mp.get_meter("m").create_counter("jobs.done")
+    hist = mp.get_meter("m").create_histogram("request.duration", unit="s")
+    counter.add(3)
+    hist.record(0.2)
+    assert mp.force_flush(10_000)
+    counter.add(4)
+    hist.record(2.0)
+    assert mp.force_flush(10_000)
+    text = scrape(port)
+    assert 'jobs_done_total{instance="inst-1",job="promtest",otel_scope_name="m"' not in text  # no version label when empty
+    line = [l for l in text.splitlines() if l.startswith("jobs_done_total{")]
+    assert len(line) == 1 and line[0].endswith(" 7"), text
+    assert any(l.startswith("request_duration_seconds_count{") and l.endswith(" 2") for l in text.splitlines()), text
+    mp.shutdown()
+    # Nothing updates the series any more: gone after metric_expiration.
+    wait_until(lambda: "jobs_done_total" not in scrape(port), timeout=15, what="series to expire")
+    assert "request_duration_seconds" not in scrape(port)
+
+
+def test_openmetrics_only_when_enabled(spawn):
+    grpc, port = free_port(), free_port()
+    cfg = CONFIG.replace("GRPC_PORT", str(grpc)).replace("PROM_EXPORTER_PORT", str(port)).replace("EXPIRATION", "5m")
+    spawn("om", cfg.replace("metric_expiration:", "enable_open_metrics: true\n    metric_expiration:"))
+    send_all(grpc)
+    om = scrape(port, accept="application/openmetrics-text; version=1.0.0")
+    assert "# TYPE http_requests counter" in om and om.endswith("# EOF\n"), om
+    assert "# UNIT request_duration_seconds seconds" in om
+    assert "# EOF" not in scrape(port)
+
+
+@pytest.mark.parametrize(
+    "block,message",
+    [
+        ("prometheus: {}", "endpoint: missing"),
+        ("prometheus: {endpoint: '127.0.0.1:1', tls: {cert_file: x}}", "unknown field `tls`"),
+        ("prometheus: {endpoint: '127.0.0.1:1', metric_expiration: soon}", "metric_expiration"),
+    ],
+)
+def test_bad_config_is_refused_clearly(workdir, block, message):
+    cfg = workdir / "bad.yaml"
+    cfg.write_text(
+        "receivers: {otlp: {protocols: {grpc: {endpoint: '127.0.0.1:0'}}}}\n"
+        f"exporters:\n  {block}\n"
+        "service: {pipelines: {metrics: {receivers: [otlp], exporters: [prometheus]}}}\n"
+    )
+    r = subprocess.run([aiotel_bin(), "validate", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr, r.stdout + r.stderr
