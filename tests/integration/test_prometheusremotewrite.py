@@ -1,0 +1,88 @@
+"""The `prometheusremotewrite` exporter against a real Prometheus server with
+its remote-write receiver on: PromQL returns the counter, gauge and histogram
+values the OpenTelemetry SDK sent over OTLP; an unreachable endpoint is
+retried until it comes up; a 4xx is a counted permanent failure."""
+
+from conftest import free_port, wait_until
+from otlp_metrics import ADDS, DURATIONS, GAUGE, median_by_hand, provider, send_all
+from prometheus_server import Prometheus, start_prometheus
+
+CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+exporters:
+  prometheusremotewrite:
+    endpoint: "ENDPOINT"
+    external_labels: {cluster: ci}
+    remote_write_queue: {queue_size: 100, num_consumers: 1}
+    retry_on_failure: {initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 60s}
+service:
+  pipelines:
+    metrics: {receivers: [otlp], exporters: [prometheusremotewrite]}
+"""
+
+SEL = '{job="promtest",instance="inst-1",cluster="ci"}'
+
+
+def start(spawn, endpoint, name="prw"):
+    grpc = free_port()
+    a = spawn(name, CONFIG.replace("GRPC_PORT", str(grpc)).replace("ENDPOINT", endpoint))
+    return a, grpc
+
+
+def check_all(prom):
+    prom.wait_value(f"sum(http_requests_total{SEL})", sum(n for _, n in ADDS))
+    assert prom.value(f'http_requests_total{{job="promtest",route="/a"}}') == sum(n for r, n in ADDS if r == "/a")
+    assert prom.value(f"process_memory_usage_bytes{SEL}") == GAUGE
+    assert prom.value(f"request_duration_seconds_count{SEL}") == len(DURATIONS)
+    assert abs(prom.value(f"request_duration_seconds_sum{SEL}") - sum(DURATIONS)) < 1e-9
+    q = prom.value(f"histogram_quantile(0.5, sum by (le) (request_duration_seconds_bucket{SEL}))")
+    assert abs(q - median_by_hand()) < 1e-9, q
+    info = prom.query('target_info{job="promtest"}')
+    assert len(info) == 1 and info[0][0]["deployment_environment"] == "test", info
+
+
+def test_remote_write_counter_gauge_histogram(spawn, workdir, request):
+    prom = start_prometheus(request, workdir, remote_write=True)
+    a, grpc = start(spawn, f"{prom.url}/api/v1/write")
+    send_all(grpc)
+    check_all(prom)
+    wait_until(lambda: a.metric_sum("aiotel_exporter_sent_metric_points_total") >= 5, what="sent counted")
+    assert a.metric_sum("aiotel_exporter_send_failed_metric_points_total") == 0
+
+
+def test_delta_counter_is_accumulated(spawn, workdir, request):
+    prom = start_prometheus(request, workdir, remote_write=True)
+    _, grpc = start(spawn, f"{prom.url}/api/v1/write")
+    mp = provider(grpc, delta=True)
+    counter = mp.get_meter("m").create_counter("jobs.done")
+    for n in (3, 4, 5):
+        counter.add(n)
+        assert mp.force_flush(10_000)
+    mp.shutdown()
+    prom.wait_value('jobs_done_total{job="promtest"}', 12)
+
+
+def test_unreachable_endpoint_is_retried_until_it_comes_up(spawn, workdir, request):
+    port = free_port()
+    a, grpc = start(spawn, f"http://127.0.0.1:{port}/api/v1/write")
+    send_all(grpc)  # accepted into the sending queue; the first attempts fail
+    wait_until(lambda: "will retry" in a.logs(), what="a retry")
+    prom = Prometheus(workdir, remote_write=True, port=port).start()
+    request.addfinalizer(prom.stop)
+    check_all(prom)
+    assert a.metric_sum("aiotel_exporter_send_failed_metric_points_total") == 0
+
+
+def test_client_error_is_permanent_and_counted(spawn, workdir, request):
+    prom = start_prometheus(request, workdir, remote_write=True)
+    a, grpc = start(spawn, f"{prom.url}/api/v1/no-such-path")
+    send_all(grpc)
+    # Two counter points, one gauge, one histogram: every one counted as failed, none retried.
+    wait_until(lambda: a.metric_sum("aiotel_exporter_send_failed_metric_points_total") >= 4, what="failure counted")
+    assert a.metric_sum("aiotel_exporter_send_failed_metric_points_total") == 4
+    assert "404" in a.logs()
+    assert "will retry" not in a.logs()
+    assert a.metric_sum("aiotel_exporter_sent_metric_points_total") == 0
