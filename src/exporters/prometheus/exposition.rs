@@ -94,11 +94,8 @@ impl Writer<'_> {
                     let (secs, nanos) = (e.time_ns / 1_000_000_000, e.time_ns % 1_000_000_000);
                     let frac = format!("{nanos:09}");
                     let frac = frac.trim_end_matches('0');
-                    let _ = if frac.is_empty() {
-                        write!(self.out, " {secs}")
-                    } else {
-                        write!(self.out, " {secs}.{frac}")
-                    };
+                    let _ =
+                        if frac.is_empty() { write!(self.out, " {secs}") } else { write!(self.out, " {secs}.{frac}") };
                 }
             }
         }
@@ -107,12 +104,7 @@ impl Writer<'_> {
 }
 
 /// Renders every family in name order, each family's series in label order.
-pub fn render<'a>(
-    families: impl Iterator<Item = &'a FamilyState>,
-    format: Format,
-    timestamps: bool,
-    out: &mut String,
-) {
+pub fn render<'a>(families: impl Iterator<Item = &'a FamilyState>, format: Format, timestamps: bool, out: &mut String) {
     let mut w = Writer { out, format, timestamps };
     for fam in families {
         let m = &fam.meta;
@@ -183,17 +175,32 @@ mod tests {
         };
         s.apply(
             Family {
-                meta: Meta { name: "reqs_total".into(), help: "Requests\nserved".into(), ty: FamilyType::Counter, unit: String::new() },
+                meta: Meta {
+                    name: "reqs_total".into(),
+                    help: "Requests\nserved".into(),
+                    ty: FamilyType::Counter,
+                    unit: String::new(),
+                },
                 points: vec![p(vec![("path".into(), "/a\"b\\".into())], Value::Number(3.0))],
             },
             now,
         );
         s.apply(
             Family {
-                meta: Meta { name: "lat_seconds".into(), help: String::new(), ty: FamilyType::Histogram, unit: "seconds".into() },
+                meta: Meta {
+                    name: "lat_seconds".into(),
+                    help: String::new(),
+                    ty: FamilyType::Histogram,
+                    unit: "seconds".into(),
+                },
                 points: vec![p(
                     vec![],
-                    Value::Histogram(HistogramValue { count: 5, sum: 3.25, bounds: vec![0.1, 1.0], counts: vec![1, 3, 1] }),
+                    Value::Histogram(HistogramValue {
+                        count: 5,
+                        sum: 3.25,
+                        bounds: vec![0.1, 1.0],
+                        counts: vec![1, 3, 1],
+                    }),
                 )],
             },
             now,

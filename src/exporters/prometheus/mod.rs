@@ -68,8 +68,7 @@ impl Shared {
 /// Binds synchronously: `build` runs inside the runtime but is not async.
 fn bind(endpoint: &str) -> Result<tokio::net::TcpListener, String> {
     use std::net::ToSocketAddrs;
-    let addrs: Vec<_> =
-        endpoint.to_socket_addrs().map_err(|e| format!("cannot resolve {endpoint:?}: {e}"))?.collect();
+    let addrs: Vec<_> = endpoint.to_socket_addrs().map_err(|e| format!("cannot resolve {endpoint:?}: {e}"))?.collect();
     let addr =
         addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).ok_or(format!("{endpoint:?} resolves to nothing"))?;
     let l = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {endpoint} ({addr}): {e}"))?;

@@ -175,12 +175,7 @@ mod tests {
         }
         assert_eq!(value(&s), Value::Number(9.0));
         let h = |counts: Vec<u64>| Point {
-            value: Value::Histogram(HistogramValue {
-                count: counts.iter().sum(),
-                sum: 1.5,
-                bounds: vec![1.0],
-                counts,
-            }),
+            value: Value::Histogram(HistogramValue { count: counts.iter().sum(), sum: 1.5, bounds: vec![1.0], counts }),
             ..point(0.0, 40, true)
         };
         let mut s = Store::new(Duration::from_secs(300));

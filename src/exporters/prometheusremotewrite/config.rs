@@ -114,7 +114,12 @@ impl RemoteWriteConfig {
 
     pub fn queue(&self) -> QueueSettings {
         let q = &self.remote_write_queue;
-        QueueSettings { enabled: q.enabled, queue_size: q.queue_size, num_consumers: q.num_consumers, ..Default::default() }
+        QueueSettings {
+            enabled: q.enabled,
+            queue_size: q.queue_size,
+            num_consumers: q.num_consumers,
+            ..Default::default()
+        }
     }
 
     pub fn options(&self) -> Options {

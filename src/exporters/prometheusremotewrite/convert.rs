@@ -130,13 +130,21 @@ mod tests {
     fn histograms_become_classic_series() {
         let h = HistogramValue { count: 5, sum: 3.25, bounds: vec![0.1, 1.0], counts: vec![1, 3, 1] };
         let mut store = Store::new(Duration::from_secs(300));
-        let (s, failed) =
-            to_series(vec![fam(FamilyType::Histogram, "lat_seconds", Value::Histogram(h), false, false)], &mut store, Instant::now(), 0);
+        let (s, failed) = to_series(
+            vec![fam(FamilyType::Histogram, "lat_seconds", Value::Histogram(h), false, false)],
+            &mut store,
+            Instant::now(),
+            0,
+        );
         assert_eq!(failed, 0);
         assert_eq!(s.len(), 5);
         assert_eq!(
             names(&s[1]),
-            vec![("__name__".into(), "lat_seconds_bucket".into()), ("job".into(), "api".into()), ("le".into(), "1".into())]
+            vec![
+                ("__name__".into(), "lat_seconds_bucket".into()),
+                ("job".into(), "api".into()),
+                ("le".into(), "1".into())
+            ]
         );
         assert_eq!(s[1].samples, vec![Sample { value: 4.0, timestamp: 1_700_000_000_000 }]);
         assert_eq!(s[2].samples[0].value, 5.0);
@@ -150,7 +158,8 @@ mod tests {
         let now = Instant::now();
         let mut last = 0.0;
         for v in [2.0, 3.0, 4.0] {
-            let (s, _) = to_series(vec![fam(FamilyType::Counter, "c_total", Value::Number(v), true, false)], &mut store, now, 0);
+            let (s, _) =
+                to_series(vec![fam(FamilyType::Counter, "c_total", Value::Number(v), true, false)], &mut store, now, 0);
             last = s[0].samples[0].value;
         }
         assert_eq!(last, 9.0);

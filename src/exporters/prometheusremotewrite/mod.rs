@@ -97,7 +97,8 @@ struct RemoteWrite {
 
 /// Remote write's answer: 5xx and 429 may succeed later, other 4xx never will.
 fn classify(status: http::StatusCode, retry_after: Option<Duration>, body: &str) -> PipelineError {
-    let msg = format!("remote write endpoint answered HTTP {status}: {}", body.trim().chars().take(300).collect::<String>());
+    let msg =
+        format!("remote write endpoint answered HTTP {status}: {}", body.trim().chars().take(300).collect::<String>());
     match status.as_u16() {
         429 => PipelineError { retry_after, ..PipelineError::resource_exhausted(msg) },
         500..=599 => PipelineError { retry_after, ..PipelineError::unavailable(msg) },
@@ -200,7 +201,8 @@ mod tests {
 
     #[test]
     fn config_defaults_and_refusals() {
-        let v: crate::config::yaml::Value = serde_yaml_ng::from_str("endpoint: http://127.0.0.1:9090/api/v1/write").unwrap();
+        let v: crate::config::yaml::Value =
+            serde_yaml_ng::from_str("endpoint: http://127.0.0.1:9090/api/v1/write").unwrap();
         let cfg: RemoteWriteConfig = parse_block(v).unwrap();
         assert_eq!(cfg.queue().queue_size, 10_000);
         assert_eq!(cfg.queue().num_consumers, 5);

@@ -126,12 +126,15 @@ pub fn value_string(v: Option<&AnyValue>) -> String {
         Some(V::IntValue(i)) => i.to_string(),
         Some(V::DoubleValue(d)) => d.to_string(),
         Some(V::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
-        Some(V::ArrayValue(a)) => {
-            serde_json::Value::Array(a.values.iter().map(|v| serde_json::Value::String(value_string(Some(v)))).collect())
-                .to_string()
-        }
+        Some(V::ArrayValue(a)) => serde_json::Value::Array(
+            a.values.iter().map(|v| serde_json::Value::String(value_string(Some(v)))).collect(),
+        )
+        .to_string(),
         Some(V::KvlistValue(kv)) => serde_json::Value::Object(
-            kv.values.iter().map(|k| (k.key.clone(), serde_json::Value::String(value_string(k.value.as_ref())))).collect(),
+            kv.values
+                .iter()
+                .map(|k| (k.key.clone(), serde_json::Value::String(value_string(k.value.as_ref()))))
+                .collect(),
         )
         .to_string(),
     }
@@ -238,7 +241,8 @@ pub fn translate(batch: &[ResourceMetrics], opts: &Options, now_ns: u64) -> (Vec
             }
         }
         if opts.target_info && (!job.is_empty() || !instance.is_empty()) {
-            let rest: Vec<KeyValue> = res_attrs.iter().filter(|a| !IDENTIFYING.contains(&a.key.as_str())).cloned().collect();
+            let rest: Vec<KeyValue> =
+                res_attrs.iter().filter(|a| !IDENTIFYING.contains(&a.key.as_str())).cloned().collect();
             if !rest.is_empty() {
                 let mut l = LabelSet::attributes(&rest);
                 l.set("job", &job);
@@ -335,7 +339,12 @@ fn metric(m: &Metric, opts: &Options, labels: &dyn Fn(&[KeyValue]) -> Labels, dr
                 let bounds = if p.bucket_counts.is_empty() { Vec::new() } else { p.explicit_bounds.clone() };
                 points.push(Point {
                     labels: labels(&p.attributes),
-                    value: Value::Histogram(HistogramValue { count: p.count, sum: p.sum.unwrap_or(0.0), bounds, counts }),
+                    value: Value::Histogram(HistogramValue {
+                        count: p.count,
+                        sum: p.sum.unwrap_or(0.0),
+                        bounds,
+                        counts,
+                    }),
                     time_ns: p.time_unix_nano,
                     start_ns: p.start_time_unix_nano,
                     delta,

@@ -8,7 +8,11 @@ use aiotel_api::otlp::resource::v1::Resource;
 use super::*;
 
 fn kv(k: &str, v: &str) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }), ..Default::default() }
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }),
+        ..Default::default()
+    }
 }
 
 fn num(v: f64, attrs: Vec<KeyValue>) -> NumberDataPoint {
@@ -66,8 +70,11 @@ fn sum(name: &str, unit: &str, monotonic: bool, temporality: AggregationTemporal
 
 #[test]
 fn counter_gets_total_job_instance_and_scope_labels() {
-    let (fams, dropped) =
-        translate(&batch(vec![sum("http.requests", "{request}", true, AggregationTemporality::Cumulative, 7.0)]), &opts(), 0);
+    let (fams, dropped) = translate(
+        &batch(vec![sum("http.requests", "{request}", true, AggregationTemporality::Cumulative, 7.0)]),
+        &opts(),
+        0,
+    );
     assert_eq!(dropped.points, 0);
     let f = &fams[0];
     assert_eq!(f.meta.name, "http_requests_total");
@@ -150,7 +157,12 @@ fn histograms_and_unsupported_points() {
                     ..Default::default()
                 },
                 // Malformed: two bounds, two buckets.
-                HistogramDataPoint { count: 1, explicit_bounds: vec![0.1, 1.0], bucket_counts: vec![1, 0], ..Default::default() },
+                HistogramDataPoint {
+                    count: 1,
+                    explicit_bounds: vec![0.1, 1.0],
+                    bucket_counts: vec![1, 0],
+                    ..Default::default()
+                },
             ],
             aggregation_temporality: AggregationTemporality::Delta as i32,
         })),
