@@ -125,3 +125,32 @@ def test_bad_config_is_refused_clearly(workdir, block, message):
     r = subprocess.run([aiotel_bin(), "validate", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert message in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_points_without_a_prometheus_form_are_counted_and_the_rest_served(spawn):
+    import time
+
+    from otlp_metrics import malformed_metrics, post_metrics_json
+
+    http, port = free_port(), free_port()
+    a = spawn(
+        "bad",
+        f"""
+receivers:
+  otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:{http}"}}}}}}
+exporters:
+  prometheus: {{endpoint: "127.0.0.1:{port}"}}
+service:
+  pipelines:
+    metrics: {{receivers: [otlp], exporters: [prometheus]}}
+""",
+    )
+    assert post_metrics_json(http, malformed_metrics(time.time_ns())) == 200
+    text = scrape(port)
+    assert 'ok_gauge{job="bad"} 1.5' in text, text
+    for absent in ("broken_hist", "exp_hist", "updown", "ok_gauge_bucket"):
+        assert absent not in text, text
+    wait_until(lambda: a.metric_sum("aiotel_exporter_send_failed_metric_points_total") == 5, what="5 counted")
+    assert a.metric_sum("aiotel_exporter_sent_metric_points_total") == 1
+    logs = a.logs()
+    assert "another type" in logs and "no Prometheus" in logs, logs

@@ -49,7 +49,8 @@ def test_remote_write_counter_gauge_histogram(spawn, workdir, request):
     a, grpc = start(spawn, f"{prom.url}/api/v1/write")
     send_all(grpc)
     check_all(prom)
-    wait_until(lambda: a.metric_sum("aiotel_exporter_sent_metric_points_total") >= 5, what="sent counted")
+    # Two counter points (one per route), the gauge and the histogram.
+    wait_until(lambda: a.metric_sum("aiotel_exporter_sent_metric_points_total") == 4, what="sent counted")
     assert a.metric_sum("aiotel_exporter_send_failed_metric_points_total") == 0
 
 
@@ -86,3 +87,19 @@ def test_client_error_is_permanent_and_counted(spawn, workdir, request):
     assert "404" in a.logs()
     assert "will retry" not in a.logs()
     assert a.metric_sum("aiotel_exporter_sent_metric_points_total") == 0
+
+
+def test_points_without_a_prometheus_form_are_counted_and_the_rest_written(spawn, workdir, request):
+    import time
+
+    from otlp_metrics import malformed_metrics, post_metrics_json
+
+    prom = start_prometheus(request, workdir, remote_write=True)
+    http = free_port()
+    cfg = CONFIG.replace('grpc: {endpoint: "127.0.0.1:GRPC_PORT"}', f'http: {{endpoint: "127.0.0.1:{http}"}}')
+    a = spawn("bad", cfg.replace("ENDPOINT", f"{prom.url}/api/v1/write"))
+    assert post_metrics_json(http, malformed_metrics(time.time_ns(), conflict=False)) == 200
+    prom.wait_value('ok_gauge{job="bad"}', 1.5)
+    assert prom.query('{__name__=~"broken_hist.*|exp_hist.*|updown"}') == []
+    wait_until(lambda: a.metric_sum("aiotel_exporter_send_failed_metric_points_total") == 4, what="4 counted")
+    assert "no Prometheus form" in a.logs()

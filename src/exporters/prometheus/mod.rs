@@ -159,7 +159,7 @@ impl tower::Service<Arc<Payload>> for Sink {
         }
         drop(inner);
         if dropped.points > 0 {
-            tracing::warn!(points = dropped.points, reason = %dropped.reason, "metric points not exportable to Prometheus; dropped");
+            tracing::warn!(points = dropped.points, reason = %dropped.reason, "metric points have no Prometheus form; dropped");
         }
         ready(Ok(rejected))
     }
