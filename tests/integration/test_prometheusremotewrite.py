@@ -69,11 +69,20 @@ def test_delta_counter_is_accumulated(spawn, workdir, request):
 def test_unreachable_endpoint_is_retried_until_it_comes_up(spawn, workdir, request):
     port = free_port()
     a, grpc = start(spawn, f"http://127.0.0.1:{port}/api/v1/write")
-    send_all(grpc)  # accepted into the sending queue; the first attempts fail
-    wait_until(lambda: "will retry" in a.logs(), what="a retry")
+    # Accepted into the sending queue; the one consumer retries the first
+    # batch, a delta, again and again: it must be added up only once.
+    mp = provider(grpc, delta=True)
+    counter = mp.get_meter("m").create_counter("jobs.done")
+    for n in (3, 4):
+        counter.add(n)
+        assert mp.force_flush(10_000)
+    mp.shutdown()
+    send_all(grpc)
+    wait_until(lambda: a.logs().count("will retry") >= 6, what="several retries")
     prom = Prometheus(workdir, remote_write=True, port=port).start()
     request.addfinalizer(prom.stop)
     check_all(prom)
+    prom.wait_value('jobs_done_total{job="promtest"}', 7)
     assert a.metric_sum("aiotel_exporter_send_failed_metric_points_total") == 0
 
 

@@ -29,7 +29,8 @@ pub struct Store {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Stored,
-    /// Older than what the series holds: a late duplicate, ignored.
+    /// Not newer than what the series holds (a replayed delta, a late
+    /// point): ignored; the series' current value is returned.
     Old,
     /// Its series went stale and was removed.
     Removed,
@@ -76,12 +77,15 @@ impl Store {
         }
         let labels = p.labels;
         match fam.series.get_mut(&labels) {
+            // A delta no newer than the last one added is a replay (a retried
+            // batch, a client's resend) or out of order: adding it would count twice.
+            Some(e) if p.delta && p.time_ns <= e.time_ns => return (Outcome::Old, fam.series.get(&labels)),
             Some(e) if p.delta => {
                 add(&mut e.value, p.value);
-                e.time_ns = e.time_ns.max(p.time_ns);
+                e.time_ns = p.time_ns;
                 e.updated = now;
             }
-            Some(e) if p.time_ns < e.time_ns => return (Outcome::Old, None),
+            Some(e) if p.time_ns < e.time_ns => return (Outcome::Old, fam.series.get(&labels)),
             Some(e) => {
                 *e = Entry { value: p.value, time_ns: p.time_ns, start_ns: p.start_ns, updated: now };
             }
@@ -174,13 +178,16 @@ mod tests {
             s.apply(Family { meta: meta(FamilyType::Counter), points: vec![point(v, t, true)] }, now);
         }
         assert_eq!(value(&s), Value::Number(9.0));
-        let h = |counts: Vec<u64>| Point {
+        // The same delta again (a retried batch) is not added twice.
+        s.apply(Family { meta: meta(FamilyType::Counter), points: vec![point(4.0, 30, true)] }, now);
+        assert_eq!(value(&s), Value::Number(9.0));
+        let h = |counts: Vec<u64>, t: u64| Point {
             value: Value::Histogram(HistogramValue { count: counts.iter().sum(), sum: 1.5, bounds: vec![1.0], counts }),
-            ..point(0.0, 40, true)
+            ..point(0.0, t, true)
         };
         let mut s = Store::new(Duration::from_secs(300));
-        s.apply(Family { meta: meta(FamilyType::Histogram), points: vec![h(vec![1, 2])] }, now);
-        s.apply(Family { meta: meta(FamilyType::Histogram), points: vec![h(vec![3, 0])] }, now);
+        s.apply(Family { meta: meta(FamilyType::Histogram), points: vec![h(vec![1, 2], 40)] }, now);
+        s.apply(Family { meta: meta(FamilyType::Histogram), points: vec![h(vec![3, 0], 50)] }, now);
         assert_eq!(
             value(&s),
             Value::Histogram(HistogramValue { count: 6, sum: 3.0, bounds: vec![1.0], counts: vec![4, 2] })

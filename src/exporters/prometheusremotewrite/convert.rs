@@ -26,6 +26,7 @@ pub fn to_series(families: Vec<Family>, deltas: &mut Store, now: Instant, now_ms
             let (value, stale, labels) = if p.delta {
                 let (labels, stale) = (p.labels.clone(), p.stale);
                 let fallback = p.value.clone();
+                // A retried batch meets its own deltas again: they are not added twice.
                 match deltas.merge(&meta, p, now) {
                     (_, Some(e)) => (e.value.clone(), false, labels),
                     (crate::exporters::prometheus::store::Outcome::Removed, None) => (fallback, stale, labels),
@@ -156,13 +157,20 @@ mod tests {
     fn deltas_are_summed_and_stale_points_marked() {
         let mut store = Store::new(Duration::from_secs(300));
         let now = Instant::now();
+        let delta = |v: f64, i: u64| {
+            let mut f = fam(FamilyType::Counter, "c_total", Value::Number(v), true, false);
+            f.points[0].time_ns += i;
+            f
+        };
         let mut last = 0.0;
-        for v in [2.0, 3.0, 4.0] {
-            let (s, _) =
-                to_series(vec![fam(FamilyType::Counter, "c_total", Value::Number(v), true, false)], &mut store, now, 0);
+        for (i, v) in [2.0, 3.0, 4.0].into_iter().enumerate() {
+            let (s, _) = to_series(vec![delta(v, i as u64)], &mut store, now, 0);
             last = s[0].samples[0].value;
         }
         assert_eq!(last, 9.0);
+        // The last batch again, as a retry re-encodes it: the same total, not 13.
+        let (s, failed) = to_series(vec![delta(4.0, 2)], &mut store, now, 0);
+        assert_eq!((s[0].samples[0].value, failed), (9.0, 0));
         let (s, _) = to_series(vec![fam(FamilyType::Gauge, "g", Value::Number(1.0), false, true)], &mut store, now, 0);
         assert_eq!(s[0].samples[0].value.to_bits(), STALE_NAN);
     }

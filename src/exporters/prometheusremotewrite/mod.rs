@@ -150,7 +150,8 @@ impl tower::Service<Arc<Payload>> for RemoteWrite {
     fn call(&mut self, payload: Arc<Payload>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            // Deltas are added up once per batch, not again on each retry.
+            // A retry encodes the batch again; the delta store knows its points
+            // as replays (no newer than what it holds), so nothing is added twice.
             let (bodies, refused) = this.encode(&payload)?;
             for body in bodies {
                 this.send(body).await?;
