@@ -20,7 +20,7 @@ def prometheus_bin() -> str:
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, scrape_targets=(), remote_write=False, port=None, name="prom"):
+    def __init__(self, workdir: Path, scrape_targets=(), remote_write=False, port=None, name="prom", ca_file=None):
         self.port = port or free_port()
         self.dir = workdir / name
         self.dir.mkdir(exist_ok=True)
@@ -36,6 +36,8 @@ class Prometheus:
                 "    scrape_timeout: 1s",
                 f"    static_configs: [{{targets: ['{target}']}}]",
             ]
+            if ca_file:
+                lines += ["    scheme: https", f"    tls_config: {{ca_file: '{ca_file}', server_name: localhost}}"]
         (self.dir / "prometheus.yml").write_text("\n".join(lines) + "\n")
         self.args = [
             prometheus_bin(),

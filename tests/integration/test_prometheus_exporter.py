@@ -111,7 +111,8 @@ def test_openmetrics_only_when_enabled(spawn):
     "block,message",
     [
         ("prometheus: {}", "endpoint: missing"),
-        ("prometheus: {endpoint: '127.0.0.1:1', tls: {cert_file: x}}", "unknown field `tls`"),
+        ("prometheus: {endpoint: '127.0.0.1:1', tls: {cert_file: /nonexistent.pem, key_file: /x.pem}}", "does not exist"),
+        ("prometheus: {endpoint: '127.0.0.1:1', tls: {ca_file: x}}", "unknown field `ca_file`"),
         ("prometheus: {endpoint: '127.0.0.1:1', metric_expiration: soon}", "metric_expiration"),
     ],
 )
@@ -154,3 +155,18 @@ service:
     assert a.metric_sum("aiotel_exporter_sent_metric_points_total") == 1
     logs = a.logs()
     assert "another type" in logs and "no Prometheus" in logs, logs
+
+
+def test_prometheus_scrapes_over_https(spawn, workdir, request):
+    from test_tls import make_cert
+
+    ca, cert, key = make_cert(workdir)
+    grpc, port = free_port(), free_port()
+    cfg = CONFIG.replace("GRPC_PORT", str(grpc)).replace("PROM_EXPORTER_PORT", str(port)).replace("EXPIRATION", "5m")
+    spawn("tls", cfg.replace("metric_expiration:", f"tls: {{cert_file: {cert}, key_file: {key}}}\n    metric_expiration:"))
+    prom = start_prometheus(request, workdir, scrape_targets=[("aiotel", f"127.0.0.1:{port}")], ca_file=ca)
+    send_all(grpc)
+    prom.wait_value('process_memory_usage_bytes{job="promtest"}', GAUGE)
+    assert ("aiotel", "up", "") in prom.targets_health()
+    with pytest.raises(Exception):
+        scrape(port)  # plain HTTP is not served

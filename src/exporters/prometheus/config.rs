@@ -4,6 +4,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::translate::{naming, Labels, Options};
+use crate::net::ServerTls;
 
 /// `resource_to_telemetry_conversion`, shared with the remote-write exporter.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -12,13 +13,14 @@ pub struct ResourceToTelemetry {
     pub enabled: bool,
 }
 
-/// The Collector's `prometheus` exporter settings. Its `tls` (serving over
-/// HTTPS) is not supported yet and is refused as an unknown key.
+/// The Collector's `prometheus` exporter settings.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusConfig {
     /// `host:port` to serve `/metrics` on; required.
     pub endpoint: String,
+    /// Serve over HTTPS (optionally requiring client certificates).
+    pub tls: Option<ServerTls>,
     pub namespace: String,
     pub const_labels: BTreeMap<String, String>,
     /// Adds each sample's own timestamp.
@@ -38,6 +40,7 @@ impl Default for PrometheusConfig {
     fn default() -> Self {
         Self {
             endpoint: String::new(),
+            tls: None,
             namespace: String::new(),
             const_labels: BTreeMap::new(),
             send_timestamps: false,
@@ -68,6 +71,9 @@ pub fn sanitised(labels: &BTreeMap<String, String>) -> Labels {
 impl PrometheusConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut errs = check_labels("const_labels", &self.const_labels);
+        if let Some(t) = &self.tls {
+            errs.extend(t.validate());
+        }
         if self.endpoint.is_empty() {
             errs.push(("endpoint".into(), "missing".into()));
         } else if !self.endpoint.contains(':') {

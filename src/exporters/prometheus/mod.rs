@@ -107,7 +107,8 @@ impl ExporterConfig for PrometheusConfig {
                 }
             }),
         );
-        let server = crate::net::serve(listener, None, router);
+        let tls = self.tls.as_ref().map(|t| t.rustls()).transpose()?;
+        let server = crate::net::serve(listener, tls, router);
         tracing::info!(exporter = %id, endpoint = %self.endpoint, "serving metrics for scraping");
         // Updating the map is quick: no sending queue, the pipeline waits for it.
         let queue = QueueSettings { enabled: false, num_consumers: 1, ..Default::default() };
