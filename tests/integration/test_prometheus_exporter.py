@@ -170,3 +170,22 @@ def test_prometheus_scrapes_over_https(spawn, workdir, request):
     assert ("aiotel", "up", "") in prom.targets_health()
     with pytest.raises(Exception):
         scrape(port)  # plain HTTP is not served
+
+
+def test_namespace_resource_attributes_and_timestamps(spawn):
+    grpc, port = free_port(), free_port()
+    cfg = CONFIG.replace("GRPC_PORT", str(grpc)).replace("PROM_EXPORTER_PORT", str(port)).replace("EXPIRATION", "5m")
+    extra = "namespace: ai\n    send_timestamps: true\n    resource_to_telemetry_conversion: {enabled: true}\n    metric_expiration:"
+    spawn("ns", cfg.replace("metric_expiration:", extra))
+    before_ms = int(time.time() * 1000)
+    send_all(grpc)
+    after_ms = int(time.time() * 1000)
+    lines = [l for l in scrape(port).splitlines() if l.startswith("ai_process_memory_usage_bytes{")]
+    assert len(lines) == 1, lines
+    labels, value, ts = lines[0].rsplit(" ", 2)
+    assert value == str(GAUGE)
+    assert before_ms <= int(ts) <= after_ms
+    # Every resource attribute is a label now, sanitised.
+    for pair in ('deployment_environment="test"', 'service_name="promtest"', 'service_instance_id="inst-1"', 'job="promtest"'):
+        assert pair in labels, labels
+    assert "ai_target_info{" in scrape(port)
