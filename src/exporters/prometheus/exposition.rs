@@ -132,7 +132,7 @@ pub fn render<'a>(families: impl Iterator<Item = &'a FamilyState>, format: Forma
                 Value::Histogram(h) => {
                     let mut cum = 0u64;
                     for (i, c) in h.counts.iter().enumerate() {
-                        cum += c;
+                        cum = cum.saturating_add(*c);
                         let le = h.bounds.get(i).map(|b| float(*b)).unwrap_or_else(|| "+Inf".into());
                         w.sample(&sample, "_bucket", labels, Some(("le", &le)), cum as f64, e);
                     }
@@ -252,6 +252,19 @@ mod tests {
         assert!(out.contains("# UNIT lat_seconds seconds\n"), "{out}");
         assert!(out.contains("} 3 1700000000.123\n"), "{out}");
         assert!(out.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn huge_bucket_counts_saturate_instead_of_overflowing() {
+        let mut s = Store::new(Duration::from_secs(60));
+        let h = HistogramValue { count: u64::MAX, sum: 1.0, bounds: vec![1.0], counts: vec![u64::MAX, u64::MAX] };
+        let p =
+            Point { labels: vec![], value: Value::Histogram(h), time_ns: 1, start_ns: 0, delta: false, stale: false };
+        let meta = Meta { name: "h".into(), help: String::new(), ty: FamilyType::Histogram, unit: String::new() };
+        s.apply(Family { meta, points: vec![p] }, Instant::now());
+        let mut out = String::new();
+        render(s.families(), Format::Text, false, &mut out);
+        assert!(out.contains("h_bucket{le=\"+Inf\"} 18446744073709552000\n"), "{out}");
     }
 
     #[test]

@@ -126,10 +126,10 @@ fn add(into: &mut Value, delta: Value) {
         (Value::Number(a), Value::Number(b)) => *a += b,
         (Value::Histogram(a), Value::Histogram(b)) if a.bounds == b.bounds => {
             let HistogramValue { count, sum, counts, .. } = b;
-            a.count += count;
+            a.count = a.count.saturating_add(count);
             a.sum += sum;
             for (x, y) in a.counts.iter_mut().zip(counts) {
-                *x += y;
+                *x = x.saturating_add(y);
             }
         }
         (into, delta) => *into = delta,

@@ -48,7 +48,7 @@ pub fn to_series(families: Vec<Family>, deltas: &mut Store, now: Instant, now_ms
                 Value::Histogram(h) => {
                     let mut cum = 0u64;
                     for (i, c) in h.counts.iter().enumerate() {
-                        cum += c;
+                        cum = cum.saturating_add(*c);
                         let le = h.bounds.get(i).map(|b| crate::exporters::prometheus::float(*b));
                         push("_bucket", Some(("le", le.unwrap_or_else(|| "+Inf".into()))), cum as f64);
                     }
