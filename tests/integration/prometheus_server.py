@@ -20,7 +20,7 @@ def prometheus_bin() -> str:
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, scrape_targets=(), remote_write=False, port=None, name="prom", ca_file=None):
+    def __init__(self, workdir: Path, scrape_targets=(), remote_write=False, port=None, name="prom", ca_file=None, features=()):
         self.port = port or free_port()
         self.dir = workdir / name
         self.dir.mkdir(exist_ok=True)
@@ -48,6 +48,8 @@ class Prometheus:
         ]
         if remote_write:
             self.args.append("--web.enable-remote-write-receiver")
+        for f in features:
+            self.args.append(f"--enable-feature={f}")
         self.log_path = self.dir / "prometheus.log"
         self.proc = None
 
@@ -109,6 +111,15 @@ class Prometheus:
             wait_until(ok, timeout=timeout, interval=0.5, what=f"{promql} == {expected}")
         except TimeoutError:
             raise AssertionError(f"{promql}: expected {expected}, last {last}")
+
+    def exemplars(self, promql: str, seconds=600) -> list:
+        """Exemplars of the last `seconds`, as [(series labels, exemplar labels, value)]."""
+        now = time.time()
+        q = urllib.parse.urlencode({"query": promql, "start": now - seconds, "end": now + 60})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query_exemplars?{q}", timeout=10) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return [(s["seriesLabels"], e["labels"], float(e["value"])) for s in body["data"] for e in s["exemplars"]]
 
     def targets_health(self):
         with urllib.request.urlopen(f"{self.url}/api/v1/targets", timeout=10) as r:

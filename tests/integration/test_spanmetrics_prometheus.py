@@ -76,3 +76,42 @@ def test_genai_metrics_through_prometheus(spawn, workdir, request):
     cost = by(prom, "sum by (gen_ai_request_model) ({__name__=~\"gen_ai_client_cost.*\"})", model)
     for m, want in expected(5).items():
         assert abs(cost[m] - want) < 1e-9, (m, cost)
+
+
+def test_exemplars_link_the_duration_buckets_to_the_traces(spawn, workdir, request):
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    grpc, port = free_port(), free_port()
+    cfg = CONFIG.replace("GRPC_PORT", str(grpc)).replace("EXPORTER_PORT", str(port))
+    cfg = cfg.replace("histogram: {unit: s}", "histogram: {unit: s}\n    exemplars: {enabled: true}")
+    cfg = cfg.replace('prometheus: {endpoint: "127.0.0.1:' + str(port) + '"}',
+                      'prometheus: {endpoint: "127.0.0.1:' + str(port) + '", enable_open_metrics: true}')
+    spawn("smex", cfg)
+    prom = start_prometheus(request, workdir, scrape_targets=[("aiotel", f"127.0.0.1:{port}")],
+                            features=["exemplar-storage"])
+
+    tp = TracerProvider(resource=Resource.create({"service.name": "ex-api"}))
+    tp.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc}", insecure=True)))
+    tracer = tp.get_tracer("t")
+    t0 = __import__("time").time_ns()
+    # One span of 3 s: it lands in the (2.5, 5] bucket of the Collector's default seconds buckets.
+    span = tracer.start_span("slow op", start_time=t0)
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    span.end(end_time=t0 + 3_000_000_000)
+    tp.shutdown()
+
+    prom.wait_value('sum(traces_span_metrics_calls_total{service_name="ex-api"})', 1)
+
+    def found():
+        ex = prom.exemplars('traces_span_metrics_duration_seconds_bucket{service_name="ex-api"}')
+        return ex or None
+
+    ex = wait_until(found, timeout=30, interval=0.5, what="exemplars in Prometheus")
+    assert {e["trace_id"] for _, e, _ in ex} == {trace_id}, ex
+    assert all(abs(v - 3.0) < 1e-9 for _, _, v in ex), ex
+    # It sits on the bucket its value falls in, not the ones below it.
+    les = {float(s["le"]) for s, _, _ in ex}
+    assert min(les) >= 3.0, les

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::store::{Entry, FamilyState};
-use super::translate::{FamilyType, Labels, Value};
+use super::translate::{Exemplar, FamilyType, Labels, Value};
 
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -52,6 +52,14 @@ fn escape_value(out: &mut String, v: &str) {
     }
 }
 
+/// OpenMetrics timestamps are seconds, written exactly rather than through a float.
+fn seconds(out: &mut String, ns: u64) {
+    let (secs, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
+    let frac = format!("{nanos:09}");
+    let frac = frac.trim_end_matches('0');
+    let _ = if frac.is_empty() { write!(out, "{secs}") } else { write!(out, "{secs}.{frac}") };
+}
+
 fn escape_help(v: &str) -> String {
     v.replace('\\', "\\\\").replace('\n', "\\n")
 }
@@ -63,7 +71,17 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn sample(&mut self, name: &str, suffix: &str, labels: &Labels, extra: Option<(&str, &str)>, v: f64, e: &Entry) {
+    #[allow(clippy::too_many_arguments)]
+    fn sample(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        labels: &Labels,
+        extra: Option<(&str, &str)>,
+        v: f64,
+        e: &Entry,
+        ex: Option<&Exemplar>,
+    ) {
         self.out.push_str(name);
         self.out.push_str(suffix);
         if !labels.is_empty() || extra.is_some() {
@@ -85,22 +103,38 @@ impl Writer<'_> {
         self.out.push(' ');
         self.out.push_str(&float(v));
         if self.timestamps && e.time_ns > 0 {
+            self.out.push(' ');
             match self.format {
                 Format::Text => {
-                    let _ = write!(self.out, " {}", e.time_ns / 1_000_000);
+                    let _ = write!(self.out, "{}", e.time_ns / 1_000_000);
                 }
-                // OpenMetrics timestamps are seconds, written exactly rather than through a float.
-                Format::OpenMetrics => {
-                    let (secs, nanos) = (e.time_ns / 1_000_000_000, e.time_ns % 1_000_000_000);
-                    let frac = format!("{nanos:09}");
-                    let frac = frac.trim_end_matches('0');
-                    let _ =
-                        if frac.is_empty() { write!(self.out, " {secs}") } else { write!(self.out, " {secs}.{frac}") };
+                Format::OpenMetrics => seconds(self.out, e.time_ns),
+            }
+        }
+        // Exemplars exist only in OpenMetrics.
+        if let (Format::OpenMetrics, Some(x)) = (self.format, ex) {
+            self.out.push_str(" # {");
+            for (i, (k, v)) in x.labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
                 }
+                let _ = write!(self.out, "{k}=\"");
+                escape_value(self.out, v);
+                self.out.push('"');
+            }
+            let _ = write!(self.out, "}} {}", float(x.value));
+            if x.time_ns > 0 {
+                self.out.push(' ');
+                seconds(self.out, x.time_ns);
             }
         }
         self.out.push('\n');
     }
+}
+
+/// The latest exemplar that falls in the bucket `(lower, upper]`.
+fn bucket_exemplar(ex: &[Exemplar], lower: f64, upper: f64) -> Option<&Exemplar> {
+    ex.iter().rev().find(|x| x.value > lower && x.value <= upper)
 }
 
 /// Renders every family in name order, each family's series in label order.
@@ -118,7 +152,11 @@ pub fn render<'a>(families: impl Iterator<Item = &'a FamilyState>, format: Forma
             _ => (m.name.clone(), m.name.clone()),
         };
         if !m.help.is_empty() {
-            let _ = writeln!(w.out, "# HELP {family} {}", escape_help(&m.help));
+            let mut help = escape_help(&m.help);
+            if format == Format::OpenMetrics {
+                help = help.replace('"', "\\\"");
+            }
+            let _ = writeln!(w.out, "# HELP {family} {help}");
         }
         let _ = writeln!(w.out, "# TYPE {family} {}", m.ty.as_str());
         if format == Format::OpenMetrics && !m.unit.is_empty() && family.ends_with(&format!("_{}", m.unit)) {
@@ -128,23 +166,26 @@ pub fn render<'a>(families: impl Iterator<Item = &'a FamilyState>, format: Forma
         series.sort_by(|a, b| a.0.cmp(b.0));
         for (labels, e) in series {
             match &e.value {
-                Value::Number(v) => w.sample(&sample, "", labels, None, *v, e),
+                Value::Number(v) => w.sample(&sample, "", labels, None, *v, e, e.exemplars.last()),
                 Value::Histogram(h) => {
                     let mut cum = 0u64;
                     for (i, c) in h.counts.iter().enumerate() {
                         cum = cum.saturating_add(*c);
-                        let le = h.bounds.get(i).map(|b| float(*b)).unwrap_or_else(|| "+Inf".into());
-                        w.sample(&sample, "_bucket", labels, Some(("le", &le)), cum as f64, e);
+                        let upper = h.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+                        let lower = if i == 0 { f64::NEG_INFINITY } else { h.bounds[i - 1] };
+                        let le = float(upper);
+                        let ex = bucket_exemplar(&e.exemplars, lower, upper);
+                        w.sample(&sample, "_bucket", labels, Some(("le", &le)), cum as f64, e, ex);
                     }
-                    w.sample(&sample, "_sum", labels, None, h.sum, e);
-                    w.sample(&sample, "_count", labels, None, h.count as f64, e);
+                    w.sample(&sample, "_sum", labels, None, h.sum, e, None);
+                    w.sample(&sample, "_count", labels, None, h.count as f64, e, None);
                 }
                 Value::Summary { count, sum, quantiles } => {
                     for (q, v) in quantiles {
-                        w.sample(&sample, "", labels, Some(("quantile", &float(*q))), *v, e);
+                        w.sample(&sample, "", labels, Some(("quantile", &float(*q))), *v, e, None);
                     }
-                    w.sample(&sample, "_sum", labels, None, *sum, e);
-                    w.sample(&sample, "_count", labels, None, *count as f64, e);
+                    w.sample(&sample, "_sum", labels, None, *sum, e, None);
+                    w.sample(&sample, "_count", labels, None, *count as f64, e, None);
                 }
             }
         }
@@ -172,6 +213,7 @@ mod tests {
             start_ns: 0,
             delta: false,
             stale: false,
+            exemplars: Vec::new(),
         };
         s.apply(
             Family {
@@ -258,13 +300,55 @@ mod tests {
     fn huge_bucket_counts_saturate_instead_of_overflowing() {
         let mut s = Store::new(Duration::from_secs(60));
         let h = HistogramValue { count: u64::MAX, sum: 1.0, bounds: vec![1.0], counts: vec![u64::MAX, u64::MAX] };
-        let p =
-            Point { labels: vec![], value: Value::Histogram(h), time_ns: 1, start_ns: 0, delta: false, stale: false };
+        let p = Point {
+            labels: vec![],
+            value: Value::Histogram(h),
+            time_ns: 1,
+            start_ns: 0,
+            delta: false,
+            stale: false,
+            exemplars: Vec::new(),
+        };
         let meta = Meta { name: "h".into(), help: String::new(), ty: FamilyType::Histogram, unit: String::new() };
         s.apply(Family { meta, points: vec![p] }, Instant::now());
         let mut out = String::new();
         render(s.families(), Format::Text, false, &mut out);
         assert!(out.contains("h_bucket{le=\"+Inf\"} 18446744073709552000\n"), "{out}");
+    }
+
+    #[test]
+    fn exemplars_in_openmetrics_only() {
+        use crate::exporters::prometheus::translate::Exemplar;
+        let ex = |v: f64, trace: &str| Exemplar {
+            labels: vec![("span_id".into(), "00f067aa0ba902b7".into()), ("trace_id".into(), trace.into())],
+            value: v,
+            time_ns: 1_700_000_000_500_000_000,
+        };
+        let mut s = Store::new(Duration::from_secs(60));
+        let h = HistogramValue { count: 3, sum: 1.0, bounds: vec![0.1, 1.0], counts: vec![1, 2, 0] };
+        let p = Point {
+            labels: vec![],
+            value: Value::Histogram(h),
+            time_ns: 1,
+            start_ns: 0,
+            delta: false,
+            stale: false,
+            exemplars: vec![ex(0.05, "a1"), ex(0.7, "b2"), ex(0.2, "c3")],
+        };
+        let meta = Meta { name: "d".into(), help: String::new(), ty: FamilyType::Histogram, unit: String::new() };
+        s.apply(Family { meta, points: vec![p] }, Instant::now());
+        let mut out = String::new();
+        render(s.families(), Format::OpenMetrics, false, &mut out);
+        assert!(
+            out.contains("d_bucket{le=\"0.1\"} 1 # {span_id=\"00f067aa0ba902b7\",trace_id=\"a1\"} 0.05 1700000000.5\n"),
+            "{out}"
+        );
+        // The latest one in (0.1, 1].
+        assert!(out.contains("d_bucket{le=\"1\"} 3 # {span_id=\"00f067aa0ba902b7\",trace_id=\"c3\"} 0.2 "), "{out}");
+        assert!(out.contains("d_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        let mut text = String::new();
+        render(s.families(), Format::Text, false, &mut text);
+        assert!(!text.contains('#') || !text.contains("trace_id"), "{text}");
     }
 
     #[test]

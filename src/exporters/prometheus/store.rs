@@ -5,13 +5,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::translate::{Family, HistogramValue, Labels, Meta, Point, Value};
+use super::translate::{Exemplar, Family, HistogramValue, Labels, Meta, Point, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub value: Value,
     pub time_ns: u64,
     pub start_ns: u64,
+    /// The latest exemplars; a point without any keeps the previous ones.
+    pub exemplars: Vec<Exemplar>,
     updated: Instant,
 }
 
@@ -84,13 +86,24 @@ impl Store {
                 add(&mut e.value, p.value);
                 e.time_ns = p.time_ns;
                 e.updated = now;
+                if !p.exemplars.is_empty() {
+                    e.exemplars = p.exemplars;
+                }
             }
             Some(e) if p.time_ns < e.time_ns => return (Outcome::Old, fam.series.get(&labels)),
             Some(e) => {
-                *e = Entry { value: p.value, time_ns: p.time_ns, start_ns: p.start_ns, updated: now };
+                // Exporters such as spanmetrics attach exemplars to one flush only.
+                let exemplars = if p.exemplars.is_empty() { std::mem::take(&mut e.exemplars) } else { p.exemplars };
+                *e = Entry { value: p.value, time_ns: p.time_ns, start_ns: p.start_ns, exemplars, updated: now };
             }
             None => {
-                let e = Entry { value: p.value, time_ns: p.time_ns, start_ns: p.start_ns, updated: now };
+                let e = Entry {
+                    value: p.value,
+                    time_ns: p.time_ns,
+                    start_ns: p.start_ns,
+                    exemplars: p.exemplars,
+                    updated: now,
+                };
                 fam.series.insert(labels.clone(), e);
             }
         }
@@ -153,6 +166,7 @@ mod tests {
             start_ns: 1,
             delta,
             stale: false,
+            exemplars: Vec::new(),
         }
     }
 

@@ -119,6 +119,7 @@ mod tests {
                 start_ns: 0,
                 delta,
                 stale,
+                exemplars: Vec::new(),
             }],
         }
     }

@@ -77,6 +77,15 @@ pub enum Value {
     Summary { count: u64, sum: f64, quantiles: Vec<(f64, f64)> },
 }
 
+/// A sampled measurement linking a series to a trace, served in OpenMetrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    /// `trace_id` and `span_id` in hex, when the measurement had them.
+    pub labels: Labels,
+    pub value: f64,
+    pub time_ns: u64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     pub labels: Labels,
@@ -87,6 +96,8 @@ pub struct Point {
     pub delta: bool,
     /// The OTLP no-recorded-value flag: the series has gone stale.
     pub stale: bool,
+    /// Kept for counters and histograms only, as the Collector does.
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// One OTLP metric's points under its Prometheus name.
@@ -269,6 +280,7 @@ pub fn translate(batch: &[ResourceMetrics], opts: &Options, now_ns: u64) -> (Vec
                         start_ns: 0,
                         delta: false,
                         stale: false,
+                        exemplars: Vec::new(),
                     }],
                 });
             }
@@ -307,7 +319,7 @@ fn metric(m: &Metric, opts: &Options, labels: &dyn Fn(&[KeyValue]) -> Labels, dr
     match m.data.as_ref()? {
         Data::Gauge(g) => {
             for p in &g.data_points {
-                points.push(number(p, labels, false));
+                points.push(number(p, labels, false, false));
             }
         }
         Data::Sum(s) => {
@@ -318,7 +330,7 @@ fn metric(m: &Metric, opts: &Options, labels: &dyn Fn(&[KeyValue]) -> Labels, dr
                 return None;
             }
             for p in &s.data_points {
-                points.push(number(p, labels, delta));
+                points.push(number(p, labels, delta, s.is_monotonic));
             }
         }
         Data::Histogram(h) => {
@@ -349,6 +361,7 @@ fn metric(m: &Metric, opts: &Options, labels: &dyn Fn(&[KeyValue]) -> Labels, dr
                     start_ns: p.start_time_unix_nano,
                     delta,
                     stale: stale(p.flags),
+                    exemplars: exemplars(&p.exemplars),
                 });
             }
         }
@@ -365,6 +378,7 @@ fn metric(m: &Metric, opts: &Options, labels: &dyn Fn(&[KeyValue]) -> Labels, dr
                     start_ns: p.start_time_unix_nano,
                     delta: false,
                     stale: stale(p.flags),
+                    exemplars: Vec::new(),
                 });
             }
         }
@@ -388,6 +402,7 @@ fn number(
     p: &aiotel_api::otlp::metrics::v1::NumberDataPoint,
     labels: &dyn Fn(&[KeyValue]) -> Labels,
     delta: bool,
+    counter: bool,
 ) -> Point {
     let v = match p.value {
         Some(number_data_point::Value::AsDouble(d)) => d,
@@ -401,7 +416,33 @@ fn number(
         start_ns: p.start_time_unix_nano,
         delta,
         stale: stale(p.flags) || p.value.is_none(),
+        exemplars: if counter { exemplars(&p.exemplars) } else { Vec::new() },
     }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn exemplars(ex: &[aiotel_api::otlp::metrics::v1::Exemplar]) -> Vec<Exemplar> {
+    use aiotel_api::otlp::metrics::v1::exemplar::Value as V;
+    ex.iter()
+        .map(|e| {
+            let mut labels = Labels::new();
+            if e.span_id.len() == 8 {
+                labels.push(("span_id".into(), hex(&e.span_id)));
+            }
+            if e.trace_id.len() == 16 {
+                labels.push(("trace_id".into(), hex(&e.trace_id)));
+            }
+            let value = match e.value {
+                Some(V::AsDouble(d)) => d,
+                Some(V::AsInt(i)) => i as f64,
+                None => 0.0,
+            };
+            Exemplar { labels, value, time_ns: e.time_unix_nano }
+        })
+        .collect()
 }
 
 #[cfg(test)]
