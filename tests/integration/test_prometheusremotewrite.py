@@ -112,3 +112,43 @@ def test_points_without_a_prometheus_form_are_counted_and_the_rest_written(spawn
     assert prom.query('{__name__=~"broken_hist.*|exp_hist.*|updown"}') == []
     wait_until(lambda: a.metric_sum("aiotel_exporter_send_failed_metric_points_total") == 4, what="4 counted")
     assert "no Prometheus form" in a.logs()
+
+
+def test_spanmetrics_exemplars_are_written(spawn, workdir, request):
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    prom = start_prometheus(request, workdir, remote_write=True, features=["exemplar-storage"])
+    grpc = free_port()
+    spawn(
+        "prwex",
+        f"""
+receivers:
+  otlp: {{protocols: {{grpc: {{endpoint: "127.0.0.1:{grpc}"}}}}}}
+connectors:
+  spanmetrics: {{metrics_flush_interval: 200ms, histogram: {{unit: s}}, exemplars: {{enabled: true}}}}
+exporters:
+  prometheusremotewrite: {{endpoint: "{prom.url}/api/v1/write", remote_write_queue: {{num_consumers: 1}}}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [spanmetrics]}}
+    metrics: {{receivers: [spanmetrics], exporters: [prometheusremotewrite]}}
+""",
+    )
+    tp = TracerProvider(resource=Resource.create({"service.name": "prw-ex"}))
+    tp.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc}", insecure=True)))
+    t0 = __import__("time").time_ns()
+    span = tp.get_tracer("t").start_span("slow op", start_time=t0)
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    span.end(end_time=t0 + 3_000_000_000)
+    tp.shutdown()
+
+    prom.wait_value('sum(traces_span_metrics_calls_total{service_name="prw-ex"})', 1)
+    ex = wait_until(
+        lambda: prom.exemplars('traces_span_metrics_duration_seconds_bucket{service_name="prw-ex"}') or None,
+        timeout=30, interval=0.5, what="exemplars in Prometheus",
+    )
+    assert {e["trace_id"] for _, e, _ in ex} == {trace_id}, ex
+    assert {s["le"] for s, _, _ in ex} == {"5"}, ex  # 3 s is in (2, 5] of the default buckets

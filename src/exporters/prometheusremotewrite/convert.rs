@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use prost::Message;
 
-use super::proto::{Label, Sample, TimeSeries, WriteRequest};
-use crate::exporters::prometheus::translate::{Family, Labels, Point, Value};
+use super::proto::{self, Label, Sample, TimeSeries, WriteRequest};
+use crate::exporters::prometheus::translate::{Exemplar, Family, Labels, Point, Value};
 use crate::exporters::prometheus::Store;
 
 /// The NaN Prometheus reads as "this series has ended".
@@ -21,8 +21,9 @@ pub fn to_series(families: Vec<Family>, deltas: &mut Store, now: Instant, now_ms
     let mut out = Vec::new();
     let mut failed = 0;
     for Family { meta, points } in families {
-        for p in points {
+        for mut p in points {
             let ts = if p.time_ns == 0 { now_ms } else { (p.time_ns / 1_000_000) as i64 };
+            let exemplars = std::mem::take(&mut p.exemplars);
             let (value, stale, labels) = if p.delta {
                 let (labels, stale) = (p.labels.clone(), p.stale);
                 let fallback = p.value.clone();
@@ -39,33 +40,49 @@ pub fn to_series(families: Vec<Family>, deltas: &mut Store, now: Instant, now_ms
                 let Point { labels, value, stale, .. } = p;
                 (value, stale, labels)
             };
-            let mut push = |suffix: &str, extra: Option<(&str, String)>, v: f64| {
+            let mut push = |suffix: &str, extra: Option<(&str, String)>, v: f64, ex: Vec<proto::Exemplar>| {
                 let v = if stale { f64::from_bits(STALE_NAN) } else { v };
-                out.push(series(&labels, &meta.name, suffix, extra, v, ts));
+                let mut s = series(&labels, &meta.name, suffix, extra, v, ts);
+                s.exemplars = ex;
+                out.push(s);
+            };
+            // Counters carry their exemplars; a histogram's go on the bucket each falls in.
+            let pick = |lower: f64, upper: f64| -> Vec<proto::Exemplar> {
+                exemplars.iter().filter(|x| x.value > lower && x.value <= upper).map(exemplar).collect()
             };
             match value {
-                Value::Number(v) => push("", None, v),
+                Value::Number(v) => push("", None, v, pick(f64::NEG_INFINITY, f64::INFINITY)),
                 Value::Histogram(h) => {
                     let mut cum = 0u64;
                     for (i, c) in h.counts.iter().enumerate() {
                         cum = cum.saturating_add(*c);
-                        let le = h.bounds.get(i).map(|b| crate::exporters::prometheus::float(*b));
-                        push("_bucket", Some(("le", le.unwrap_or_else(|| "+Inf".into()))), cum as f64);
+                        let upper = h.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+                        let lower = if i == 0 { f64::NEG_INFINITY } else { h.bounds[i - 1] };
+                        let le = crate::exporters::prometheus::float(upper);
+                        push("_bucket", Some(("le", le)), cum as f64, pick(lower, upper));
                     }
-                    push("_sum", None, h.sum);
-                    push("_count", None, h.count as f64);
+                    push("_sum", None, h.sum, Vec::new());
+                    push("_count", None, h.count as f64, Vec::new());
                 }
                 Value::Summary { count, sum, quantiles } => {
                     for (q, v) in quantiles {
-                        push("", Some(("quantile", crate::exporters::prometheus::float(q))), v);
+                        push("", Some(("quantile", crate::exporters::prometheus::float(q))), v, Vec::new());
                     }
-                    push("_sum", None, sum);
-                    push("_count", None, count as f64);
+                    push("_sum", None, sum, Vec::new());
+                    push("_count", None, count as f64, Vec::new());
                 }
             }
         }
     }
     (out, failed)
+}
+
+fn exemplar(x: &Exemplar) -> proto::Exemplar {
+    proto::Exemplar {
+        labels: x.labels.iter().map(|(k, v)| Label { name: k.clone(), value: v.clone() }).collect(),
+        value: x.value,
+        timestamp: (x.time_ns / 1_000_000) as i64,
+    }
 }
 
 fn series(labels: &Labels, name: &str, suffix: &str, extra: Option<(&str, String)>, v: f64, ts: i64) -> TimeSeries {
@@ -77,7 +94,7 @@ fn series(labels: &Labels, name: &str, suffix: &str, extra: Option<(&str, String
     }
     l.sort_by(|a, b| a.name.cmp(&b.name));
     l.dedup_by(|a, b| a.name == b.name);
-    TimeSeries { labels: l, samples: vec![Sample { value: v, timestamp: ts }] }
+    TimeSeries { labels: l, samples: vec![Sample { value: v, timestamp: ts }], exemplars: Vec::new() }
 }
 
 /// Splits series into requests of at most `max_bytes` encoded (a single
@@ -152,6 +169,25 @@ mod tests {
         assert_eq!(s[2].samples[0].value, 5.0);
         assert_eq!(names(&s[3])[0].1, "lat_seconds_sum");
         assert_eq!(s[4].samples[0].value, 5.0);
+    }
+
+    #[test]
+    fn exemplars_go_on_their_bucket() {
+        let h = HistogramValue { count: 2, sum: 0.75, bounds: vec![0.1, 1.0], counts: vec![1, 1, 0] };
+        let mut f = fam(FamilyType::Histogram, "d", Value::Histogram(h), false, false);
+        f.points[0].exemplars =
+            vec![Exemplar { labels: vec![("trace_id".into(), "ab".into())], value: 0.7, time_ns: 5_000_000 }];
+        let (s, _) = to_series(vec![f], &mut Store::new(Duration::from_secs(60)), Instant::now(), 0);
+        let with: Vec<usize> = s.iter().enumerate().filter(|(_, t)| !t.exemplars.is_empty()).map(|(i, _)| i).collect();
+        assert_eq!(with, vec![1], "only the (0.1, 1] bucket");
+        assert_eq!(
+            s[1].exemplars[0],
+            proto::Exemplar {
+                labels: vec![Label { name: "trace_id".into(), value: "ab".into() }],
+                value: 0.7,
+                timestamp: 5
+            }
+        );
     }
 
     #[test]
