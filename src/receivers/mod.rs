@@ -1,6 +1,7 @@
 //! Receivers: they decode what clients send and wait for the pipeline's
 //! answer, so refusals and failures reach the client as retryable errors.
 
+mod fluentforward;
 mod ingest;
 mod otlp;
 
@@ -8,5 +9,5 @@ use crate::components::Factory;
 pub use ingest::{ingest, Rejected};
 
 pub fn factories() -> Vec<Factory> {
-    vec![otlp::factory()]
+    vec![otlp::factory(), fluentforward::factory()]
 }
