@@ -43,7 +43,7 @@ def scrape(port, accept=None) -> str:
 
 
 def test_prometheus_scrapes_counter_gauge_and_histogram(spawn, workdir, request):
-    _, grpc, port = start(spawn)
+    a, grpc, port = start(spawn)
     prom = start_prometheus(request, workdir, scrape_targets=[("aiotel", f"127.0.0.1:{port}")])
     send_all(grpc)
 
@@ -72,6 +72,10 @@ def test_prometheus_scrapes_counter_gauge_and_histogram(spawn, workdir, request)
     assert info[0][0]["cluster"] == "ci"
     # Prometheus saw a healthy target.
     assert ("aiotel", "up", "") in prom.targets_health()
+    # Prometheus's keep-alive scrape connection does not hold up shutdown.
+    t0 = time.time()
+    assert a.stop() == 0
+    assert time.time() - t0 < 5, time.time() - t0
 
 
 def test_delta_sums_accumulate_and_series_expire(spawn):
