@@ -193,3 +193,33 @@ def test_namespace_resource_attributes_and_timestamps(spawn):
     for pair in ('deployment_environment="test"', 'service_name="promtest"', 'service_instance_id="inst-1"', 'job="promtest"'):
         assert pair in labels, labels
     assert "ai_target_info{" in scrape(port)
+
+
+def test_no_recorded_value_removes_the_series(spawn):
+    from otlp_metrics import post_metrics_json
+
+    http, port = free_port(), free_port()
+    spawn(
+        "stale",
+        f"""
+receivers:
+  otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:{http}"}}}}}}
+exporters:
+  prometheus: {{endpoint: "127.0.0.1:{port}"}}
+service:
+  pipelines:
+    metrics: {{receivers: [otlp], exporters: [prometheus]}}
+""",
+    )
+
+    def gauge(t_ns, flags=0):
+        p = {"asDouble": 5, "timeUnixNano": str(t_ns), "flags": flags}
+        res = {"attributes": [{"key": "service.name", "value": {"stringValue": "st"}}]}
+        m = {"name": "temp", "unit": "Cel", "gauge": {"dataPoints": [p]}}
+        return {"resourceMetrics": [{"resource": res, "scopeMetrics": [{"metrics": [m]}]}]}
+
+    now = time.time_ns()
+    assert post_metrics_json(http, gauge(now - 2_000_000_000)) == 200
+    assert 'temp_celsius{job="st"} 5\n' in scrape(port)
+    assert post_metrics_json(http, gauge(now - 1_000_000_000, flags=1)) == 200
+    assert "temp_celsius" not in scrape(port)

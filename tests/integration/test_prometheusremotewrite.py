@@ -152,3 +152,28 @@ service:
     )
     assert {e["trace_id"] for _, e, _ in ex} == {trace_id}, ex
     assert {s["le"] for s, _, _ in ex} == {"5"}, ex  # 3 s is in (2, 5] of the default buckets
+
+
+def test_no_recorded_value_becomes_a_staleness_marker(spawn, workdir, request):
+    import time
+
+    from otlp_metrics import post_metrics_json
+
+    prom = start_prometheus(request, workdir, remote_write=True)
+    http = free_port()
+    cfg = CONFIG.replace('grpc: {endpoint: "127.0.0.1:GRPC_PORT"}', f'http: {{endpoint: "127.0.0.1:{http}"}}')
+    spawn("stale", cfg.replace("ENDPOINT", f"{prom.url}/api/v1/write"))
+
+    def gauge(t_ns, flags=0):
+        p = {"asDouble": 5, "timeUnixNano": str(t_ns), "flags": flags}
+        res = {"attributes": [{"key": "service.name", "value": {"stringValue": "st"}}]}
+        m = {"name": "temp", "unit": "Cel", "gauge": {"dataPoints": [p]}}
+        return {"resourceMetrics": [{"resource": res, "scopeMetrics": [{"metrics": [m]}]}]}
+
+    now = time.time_ns()
+    assert post_metrics_json(http, gauge(now - 2_000_000_000)) == 200
+    prom.wait_value('temp_celsius{job="st"}', 5)
+    # The series ends: the instant query no longer finds it, though its past value stays.
+    assert post_metrics_json(http, gauge(now - 1_000_000_000, flags=1)) == 200
+    wait_until(lambda: prom.query('temp_celsius{job="st"}') == [], what="series marked stale")
+    assert prom.value('max_over_time(temp_celsius{job="st"}[5m])') == 5
