@@ -382,7 +382,8 @@ fn metric(m: &Metric, opts: &Options, labels: &dyn Fn(&[KeyValue]) -> Labels, dr
                 });
             }
         }
-        Data::ExponentialHistogram(_) => unreachable!("handled above"),
+        // Refused and counted above.
+        Data::ExponentialHistogram(_) => return None,
     }
     Some(Family { meta, points })
 }
