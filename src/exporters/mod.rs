@@ -8,6 +8,8 @@ pub mod encode;
 mod file;
 pub mod otlp_grpc;
 mod otlp_http;
+pub mod prometheus;
+mod prometheusremotewrite;
 mod queue;
 mod retry;
 mod tls;
@@ -24,7 +26,9 @@ pub use queue::QueueSettings;
 pub use retry::RetrySettings;
 
 pub fn factories() -> Vec<Factory> {
-    vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()]
+    let mut f = vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()];
+    f.extend([prometheus::factory(), prometheusremotewrite::factory()]);
+    f
 }
 
 /// A started exporter: the consumer pipelines send to, and its driver.
