@@ -14,6 +14,8 @@ echo "==> Python peers (OpenTelemetry SDK, rotel, pytest) in $VENV"
 
 echo "==> Debian peers (Prometheus server, node-exporter; cmake and C toolchain for librdkafka)"
 DEBS="prometheus prometheus-node-exporter cmake"
+# librdkafka (built from source): its cmake build includes curl.h even with curl off (nothing links it).
+DEBS="$DEBS libcurl4-openssl-dev zlib1g-dev g++ make"
 missing=$(for d in $DEBS; do dpkg -s "$d" >/dev/null 2>&1 || echo "$d"; done)
 if [ -n "$missing" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)

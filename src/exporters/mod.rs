@@ -6,6 +6,7 @@ mod debug;
 mod driver;
 pub mod encode;
 mod file;
+pub mod kafka;
 pub mod otlp_grpc;
 mod otlp_http;
 mod queue;
@@ -24,7 +25,9 @@ pub use queue::QueueSettings;
 pub use retry::RetrySettings;
 
 pub fn factories() -> Vec<Factory> {
-    vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()]
+    let mut v = vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()];
+    v.push(kafka::factory());
+    v
 }
 
 /// A started exporter: the consumer pipelines send to, and its driver.

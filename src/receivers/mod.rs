@@ -2,11 +2,14 @@
 //! answer, so refusals and failures reach the client as retryable errors.
 
 mod ingest;
+mod kafka;
 mod otlp;
 
 use crate::components::Factory;
 pub use ingest::{ingest, Rejected};
 
 pub fn factories() -> Vec<Factory> {
-    vec![otlp::factory()]
+    let mut v = vec![otlp::factory()];
+    v.push(kafka::factory());
+    v
 }

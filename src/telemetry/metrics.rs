@@ -48,6 +48,7 @@ pub struct SelfMetrics {
     rss: Gauge,
     cpu: Gauge<f64, AtomicU64>,
     undelivered: Counter,
+    receiver_malformed: Family<Labels, Counter>,
 }
 
 /// Counters a component increments on its hot path, resolved once.
@@ -102,6 +103,12 @@ impl SelfMetrics {
             "Items of any signal abandoned when shutdown's deadline passed",
             undelivered.clone(),
         );
+        let receiver_malformed = Family::<Labels, Counter>::default();
+        reg.register(
+            "aiotel_receiver_malformed_messages",
+            "Messages a receiver could not decode and skipped",
+            receiver_malformed.clone(),
+        );
         Arc::new(SelfMetrics {
             registry: Mutex::new(reg),
             receiver_accepted,
@@ -117,7 +124,14 @@ impl SelfMetrics {
             rss,
             cpu,
             undelivered,
+            receiver_malformed,
         })
+    }
+
+    /// Counts messages a receiver skipped because they could not be decoded.
+    pub fn receiver_malformed(&self, id: &str, transport: &str) -> Counter {
+        let l = vec![("receiver".to_string(), id.to_string()), ("transport".to_string(), transport.to_string())];
+        self.receiver_malformed.get_or_create(&l).clone()
     }
 
     pub fn receiver(&self, id: &str, transport: &str, signal: Signal) -> ComponentCounters {
