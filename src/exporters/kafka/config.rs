@@ -193,8 +193,9 @@ impl KafkaExporterConfig {
                 ));
             }
         }
-        if self.timeout.is_zero() {
-            errs.push(("timeout".into(), "must be greater than zero".into()));
+        // librdkafka refuses a delivery timeout that does not outlast the linger.
+        if self.timeout <= self.producer.linger {
+            errs.push(("timeout".into(), "must be longer than producer::linger".into()));
         }
         if let Err(e) = self.retry_on_failure.validate() {
             errs.push(("retry_on_failure".into(), e));
@@ -252,5 +253,6 @@ mod tests {
         let c = parse("{producer: {compression: snappy, compression_params: {level: 5}}}").unwrap();
         assert_eq!(c.validate()[0].0, "producer::compression_params::level");
         assert!(!parse("{brokers: []}").unwrap().validate().is_empty());
+        assert_eq!(parse("{timeout: 5ms}").unwrap().validate()[0].0, "timeout");
     }
 }
