@@ -113,8 +113,17 @@ impl SignalConsumer {
             }
         };
         let mut wait = self.cfg.error_backoff.initial_interval;
+        let mut payload = Some(payload);
         loop {
-            let attempt = ingest(&self.out, &self.counters, payload.clone());
+            // A retry decodes the message again rather than every attempt keeping a copy.
+            let p = match payload.take() {
+                Some(p) => p,
+                None => match decode(self.signal, self.encoding, bytes) {
+                    Ok(p) => p,
+                    Err(_) => return true,
+                },
+            };
+            let attempt = ingest(&self.out, &self.counters, p);
             let res = tokio::select! {
                 r = attempt => r,
                 _ = async { stop.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
