@@ -45,10 +45,12 @@ service:
 """
 
 VARIANTS = {
-    # name: (partition_traces_by_id, compression)
-    "batch messages": ("false", "none"),
-    "batch messages, zstd": ("false", "zstd"),
-    "one message per trace": ("true", "none"),
+    # name: (partition_traces_by_id, compression). `batch` sends each batch as
+    # one message (split at max_message_bytes); `per-trace` keys by trace id,
+    # and the generator's spans each have their own trace: one message per span.
+    "batch": ("false", "none"),
+    "batch-zstd": ("false", "zstd"),
+    "per-trace": ("true", "none"),
 }
 
 
