@@ -145,8 +145,15 @@ def test_consumer_killed_mid_stream_loses_nothing(broker, spawn, workdir):
     if data and not data.endswith(b"\n"):
         out.write_bytes(data[: data.rfind(b"\n") + 1])
 
-    spawn("consumer2", cfg)
-    wait_until(lambda: len(set(file_spans(out))) >= len(expected), timeout=120, what="every span after restart")
+    second = spawn("consumer2", cfg)
+    try:
+        wait_until(lambda: len(set(file_spans(out))) >= len(expected), timeout=120, what="every span after restart")
+    except TimeoutError:
+        have = set(file_spans(out))
+        lost = sorted(set(expected) - have)
+        raise AssertionError(f"{len(lost)} spans missing, e.g. {lost[:5]}; committed "
+                             f"{broker.committed('killed', 'stream')}\n--- first:\n{first.logs()[-3000:]}"
+                             f"\n--- second:\n{second.logs()[-6000:]}")
     time.sleep(1.0)
     got = file_spans(out)
     counts = collections.Counter(got)

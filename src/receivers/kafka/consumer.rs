@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use aiotel_api::{ErrorKind, Signal};
+use aiotel_api::{ErrorKind, PipelineError, Signal};
+use futures::stream::{FuturesOrdered, StreamExt};
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -16,8 +17,10 @@ use crate::pipeline::Fanout;
 use crate::receivers::ingest;
 use crate::telemetry::ComponentCounters;
 
-/// How long shutdown waits for the pipeline to answer for the message in hand.
+/// How long shutdown waits for the pipeline to answer for the messages in hand.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Messages handed to the pipeline and not yet answered, per signal.
+const IN_FLIGHT: usize = 32;
 
 pub struct SignalConsumer {
     pub id: String,
@@ -58,6 +61,12 @@ pub fn client(cfg: &KafkaReceiverConfig) -> Result<StreamConsumer, String> {
     c.create().map_err(|e| format!("cannot create Kafka consumer: {e}"))
 }
 
+/// What the first attempt at a message came to.
+enum Outcome {
+    Malformed(String),
+    Ingested(Result<(), PipelineError>),
+}
+
 impl SignalConsumer {
     pub async fn run(self, stop: CancellationToken) {
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
@@ -66,27 +75,48 @@ impl SignalConsumer {
             return;
         }
         tracing::info!(receiver = %self.id, signal = %self.signal, ?topics, group = %self.cfg.group_id, "Kafka consumer subscribed");
+        // Several messages are in the pipeline at once, but they are marked in
+        // the order they were received, so a committed offset never passes a
+        // message that has not been accepted.
+        let mut inflight = FuturesOrdered::new();
+        let mut interrupted = false;
         loop {
-            let msg = tokio::select! {
-                m = self.consumer.recv() => m,
+            tokio::select! {
+                biased;
                 _ = stop.cancelled() => break,
-            };
-            match msg {
-                Ok(m) => {
-                    if !self.handle(&m, &stop).await {
+                Some((m, outcome)) = inflight.next(), if !inflight.is_empty() => {
+                    if !self.finish(&m, outcome, &stop).await {
+                        interrupted = true;
                         break;
                     }
                 }
-                Err(e) => {
-                    // Broker down, unknown topic, rebalance trouble: librdkafka keeps trying.
-                    tracing::warn!(receiver = %self.id, error = %e, "Kafka consumer error");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        _ = stop.cancelled() => break,
+                r = self.consumer.recv(), if inflight.len() < IN_FLIGHT => match r {
+                    Ok(m) => inflight.push_back(self.first_attempt(m)),
+                    Err(e) => {
+                        // Broker down, unknown topic, rebalance trouble: librdkafka keeps trying.
+                        tracing::warn!(receiver = %self.id, error = %e, "Kafka consumer error");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            _ = stop.cancelled() => {}
+                        }
                     }
-                }
+                },
             }
         }
+        // Shutdown: give what is already in the pipeline a moment to be accepted and marked.
+        if !interrupted && !inflight.is_empty() {
+            let drain = async {
+                while let Some((m, outcome)) = inflight.next().await {
+                    if !self.finish(&m, outcome, &stop).await {
+                        break;
+                    }
+                }
+            };
+            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+                tracing::warn!(receiver = %self.id, "shutdown: messages left unmarked will be delivered again");
+            }
+        }
+        drop(inflight);
         // Dropping the consumer leaves the group and, with auto-commit, commits
         // what was stored; it blocks while doing so.
         let id = self.id.clone();
@@ -95,13 +125,20 @@ impl SignalConsumer {
         tracing::info!(receiver = %id, "Kafka consumer closed");
     }
 
-    /// Delivers one message to the pipeline, retrying while it refuses.
-    /// Returns false when shutdown interrupted it (the message stays unmarked).
-    async fn handle(&self, m: &BorrowedMessage<'_>, stop: &CancellationToken) -> bool {
-        let bytes = m.payload().unwrap_or_default();
-        let payload = match decode(self.signal, self.encoding, bytes) {
-            Ok(p) => p,
-            Err(e) => {
+    async fn first_attempt<'a>(&self, m: BorrowedMessage<'a>) -> (BorrowedMessage<'a>, Outcome) {
+        let outcome = match decode(self.signal, self.encoding, m.payload().unwrap_or_default()) {
+            Ok(p) => Outcome::Ingested(ingest(&self.out, &self.counters, p).await.map(|_| ())),
+            Err(e) => Outcome::Malformed(e.to_string()),
+        };
+        (m, outcome)
+    }
+
+    /// Marks a message once the pipeline accepted it, offering it again while
+    /// the pipeline refuses. Returns false when shutdown interrupted that (the
+    /// message stays unmarked and is delivered again later).
+    async fn finish(&self, m: &BorrowedMessage<'_>, outcome: Outcome, stop: &CancellationToken) -> bool {
+        let mut res = match outcome {
+            Outcome::Malformed(e) => {
                 // Skipped and marked: a poison message must not hold its partition.
                 self.malformed.inc();
                 tracing::warn!(
@@ -111,28 +148,12 @@ impl SignalConsumer {
                 self.mark(m);
                 return true;
             }
+            Outcome::Ingested(r) => r,
         };
         let mut wait = self.cfg.error_backoff.initial_interval;
-        let mut payload = Some(payload);
         loop {
-            // A retry decodes the message again rather than every attempt keeping a copy.
-            let p = match payload.take() {
-                Some(p) => p,
-                None => match decode(self.signal, self.encoding, bytes) {
-                    Ok(p) => p,
-                    Err(_) => return true,
-                },
-            };
-            let attempt = ingest(&self.out, &self.counters, p);
-            let res = tokio::select! {
-                r = attempt => r,
-                _ = async { stop.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-                    tracing::warn!(receiver = %self.id, "shutdown: message left unmarked, it will be delivered again");
-                    return false;
-                }
-            };
             let err = match res {
-                Ok(_) => {
+                Ok(()) => {
                     self.mark(m);
                     return true;
                 }
@@ -152,6 +173,12 @@ impl SignalConsumer {
                 _ = stop.cancelled() => return false,
             }
             wait = (wait * 2).min(self.cfg.error_backoff.max_interval);
+            // Decoded again rather than every first attempt keeping a copy.
+            let Ok(p) = decode(self.signal, self.encoding, m.payload().unwrap_or_default()) else { return true };
+            res = tokio::select! {
+                r = ingest(&self.out, &self.counters, p) => r.map(|_| ()),
+                _ = async { stop.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => return false,
+            };
         }
     }
 
