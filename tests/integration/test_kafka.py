@@ -53,7 +53,8 @@ receivers:
 processors:
   batch: {{}}
 exporters:
-  file: {{path: "{out}", append: true}}
+  # No sending queue: the pipeline's ack (and so the commit) waits for the write.
+  file: {{path: "{out}", append: true, sending_queue: {{enabled: false}}}}
 service:
   pipelines:
     traces: {{receivers: [kafka], processors: [batch], exporters: [file]}}
