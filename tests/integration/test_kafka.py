@@ -268,3 +268,48 @@ service:
     assert r.returncode != 0
     text = r.stdout + r.stderr
     assert "receivers::kafka" in text and "exporters::kafka" in text, text
+
+
+def test_logs_as_otlp_json_through_the_default_topic(broker, spawn, workdir):
+    broker.create_topic("otlp_logs", 2)
+    http = free_port()
+    spawn("exporter", f"""
+receivers:
+  otlp:
+    protocols:
+      http: {{endpoint: "127.0.0.1:{http}"}}
+exporters:
+  kafka: {{brokers: ["{broker.bootstrap}"], logs: {{encoding: otlp_json}}}}
+service:
+  pipelines:
+    logs: {{receivers: [otlp], exporters: [kafka]}}
+""")
+    out = workdir / "logs.jsonl"
+    spawn("consumer", f"""
+receivers:
+  kafka: {{brokers: ["{broker.bootstrap}"], encoding: otlp_json, initial_offset: earliest}}
+exporters:
+  file: {{path: "{out}", sending_queue: {{enabled: false}}}}
+service:
+  pipelines:
+    logs: {{receivers: [kafka], exporters: [file]}}
+""")
+    body = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]},
+                              "scopeLogs": [{"logRecords": [
+                                  {"timeUnixNano": "1700000000000000123", "severityNumber": 17,
+                                   "body": {"stringValue": f"line {i}"}} for i in range(3)]}]}]}
+    r = requests.post(f"http://127.0.0.1:{http}/v1/logs", json=body, timeout=30)
+    assert r.status_code == 200
+    raw = broker.read_all("otlp_logs", expect_messages=1)
+    assert raw[0][2].startswith(b'{"resourceLogs":'), raw[0][2][:40]
+    import json
+
+    def bodies():
+        docs = [json.loads(l) for l in out.read_text().splitlines() if l.strip()] if out.exists() else []
+        return [lr["body"]["stringValue"] for d in docs for rl in d["resourceLogs"]
+                for sl in rl["scopeLogs"] for lr in sl["logRecords"]]
+
+    wait_until(lambda: len(bodies()) >= 3, timeout=60, what="logs consumed")
+    assert bodies() == ["line 0", "line 1", "line 2"]
+    doc = json.loads(out.read_text().splitlines()[0])
+    assert doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["timeUnixNano"] == "1700000000000000123"
