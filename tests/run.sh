@@ -21,6 +21,8 @@ fi
 
 echo "==> Debian peers (Prometheus server, node-exporter; cmake and C toolchain for librdkafka)"
 DEBS="prometheus prometheus-node-exporter cmake"
+# librdkafka (built from source): its cmake build includes curl.h even with curl off (nothing links it).
+DEBS="$DEBS libcurl4-openssl-dev zlib1g-dev g++ make"
 missing=$(for d in $DEBS; do dpkg -s "$d" >/dev/null 2>&1 || echo "$d"; done)
 if [ -n "$missing" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
@@ -29,11 +31,11 @@ if [ -n "$missing" ]; then
 fi
 
 echo "==> Kafka-protocol broker (tansu), cached in ~/.cargo/bin"
+export PATH="$HOME/.cargo/bin:$PATH"
 TANSU_VERSION=$(cat tests/tansu-version)
 if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
   cargo install tansu --version "$TANSU_VERSION" --locked --no-default-features --features dynostore
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "==> Rust unit tests"
 cargo test --workspace --locked

@@ -23,6 +23,10 @@ pub struct FileConfig {
     pub format: Format,
     /// Keep what the file holds instead of truncating it at start.
     pub append: bool,
+    /// Off, a pipeline's ack waits until the line is written, so a receiver
+    /// that commits on ack (kafka) loses nothing when aiotel is killed.
+    /// Always one consumer, so lines keep their order.
+    pub sending_queue: QueueSettings,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Default)]
@@ -42,6 +46,9 @@ fn parse(raw: Value, base: &Path) -> Result<Parsed, Vec<(String, String)>> {
     if cfg.path.as_os_str().is_empty() {
         return Err(vec![("path".into(), "missing".into())]);
     }
+    if let Err(e) = cfg.sending_queue.validate() {
+        return Err(vec![("sending_queue".into(), e)]);
+    }
     if cfg.path.is_relative() {
         cfg.path = base.join(&cfg.path);
     }
@@ -51,7 +58,7 @@ fn parse(raw: Value, base: &Path) -> Result<Parsed, Vec<(String, String)>> {
 impl ExporterConfig for FileConfig {
     fn build(&self, id: &ComponentId, signal: Signal, ctx: &ServiceCtx) -> Result<ExporterHandle, String> {
         let file = open(&self.path, self.append, &ctx.open_files)?;
-        let queue = QueueSettings { num_consumers: 1, ..Default::default() };
+        let queue = QueueSettings { num_consumers: 1, ..self.sending_queue.clone() };
         let retry = RetrySettings { enabled: false, ..Default::default() };
         Ok(super::spawn(id, signal, FileOut { file, format: self.format }, &queue, &retry, ctx))
     }

@@ -6,6 +6,7 @@ mod debug;
 mod driver;
 pub mod encode;
 mod file;
+pub mod kafka;
 pub mod otlp_grpc;
 mod otlp_http;
 pub mod prometheus;
@@ -27,7 +28,7 @@ pub use retry::RetrySettings;
 
 pub fn factories() -> Vec<Factory> {
     let mut f = vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()];
-    f.extend([prometheus::factory(), prometheusremotewrite::factory()]);
+    f.extend([prometheus::factory(), prometheusremotewrite::factory(), kafka::factory()]);
     f
 }
 

@@ -4,6 +4,7 @@
 mod dcgm;
 mod fluentforward;
 mod ingest;
+mod kafka;
 mod otlp;
 pub mod prometheus;
 
@@ -11,5 +12,5 @@ use crate::components::Factory;
 pub use ingest::{ingest, Rejected};
 
 pub fn factories() -> Vec<Factory> {
-    vec![otlp::factory(), fluentforward::factory(), prometheus::factory(), dcgm::factory()]
+    vec![otlp::factory(), fluentforward::factory(), prometheus::factory(), dcgm::factory(), kafka::factory()]
 }

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Kafka export benchmark: OTLP gRPC in -> batch -> kafka exporter -> tansu.
+
+Starts a tansu broker (in-memory storage) and one aiotel per variant, sends a
+fixed number of pre-encoded spans with the load generator, and times until the
+exporter's self-metrics say every span was acknowledged by the broker.
+Reports spans/s and aiotel's CPU-seconds per million spans.
+
+    cargo build -p aiotel -p aiotel-bench            # or --release, then --profile release
+    python3 benches/kafka_export.py --spans 200000 --rounds 3
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLK = os.sysconf("SC_CLK_TCK")
+
+CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{port}", max_recv_msg_size_mib: 64}}
+processors:
+  batch: {{send_batch_size: 8192, timeout: 200ms}}
+exporters:
+  kafka:
+    brokers: ["127.0.0.1:{broker}"]
+    traces: {{topic: bench}}
+    partition_traces_by_id: {by_id}
+    producer: {{compression: {compression}}}
+service:
+  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}, logs: {{level: warn}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [batch], exporters: [kafka]}}
+"""
+
+VARIANTS = {
+    # name: (partition_traces_by_id, compression). `batch` sends each batch as
+    # one message (split at max_message_bytes); `per-trace` keys by trace id,
+    # and the generator's spans each have their own trace: one message per span.
+    "batch": ("false", "none"),
+    "batch-zstd": ("false", "zstd"),
+    "per-trace": ("true", "none"),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} never opened")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def sent_spans(metrics_port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("aiotel_exporter_sent_spans_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def tansu():
+    return shutil.which("tansu") or str(Path.home() / ".cargo" / "bin" / "tansu")
+
+
+def run_once(bins, variant, spans, batch, concurrency):
+    by_id, compression = VARIANTS[variant]
+    with tempfile.TemporaryDirectory() as tmp:
+        bport, port, mport = free_port(), free_port(), free_port()
+        url = f"tcp://127.0.0.1:{bport}"
+        broker = subprocess.Popen([tansu(), "broker", "--storage-engine", "memory://tansu/",
+                                   "--listener-url", url, "--advertised-listener-url", url],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        fwd = None
+        try:
+            wait_port(bport)
+            subprocess.run([tansu(), "topic", "create", "--broker", url, "--partitions", "4", "bench"],
+                           check=True, capture_output=True, timeout=30)
+            cfg = Path(tmp) / "aiotel.yaml"
+            cfg.write_text(CONFIG.format(port=port, broker=bport, metrics=mport, by_id=by_id,
+                                         compression=compression))
+            fwd = subprocess.Popen([str(bins / "aiotel"), "--config", str(cfg)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(port)
+            wait_port(mport)
+            time.sleep(0.3)
+            cpu0 = cpu_seconds(fwd.pid)
+            t0 = time.time()
+            subprocess.run([str(bins / "loadgen"), "--endpoint", f"http://127.0.0.1:{port}", "--spans", str(spans),
+                            "--batch", str(batch), "--concurrency", str(concurrency)],
+                           capture_output=True, text=True, check=True)
+            while sent_spans(mport) < spans:
+                if time.time() - t0 > 600:
+                    raise TimeoutError("spans not all delivered")
+                time.sleep(0.05)
+            wall = time.time() - t0
+            cpu = cpu_seconds(fwd.pid) - cpu0
+        finally:
+            for p in (fwd, broker):
+                if p is not None:
+                    p.kill()
+                    p.wait()
+        return {"spans_per_s": spans / wall, "cpu_s_per_m": cpu / spans * 1e6}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--profile", default="debug", choices=["debug", "release"])
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    args = ap.parse_args()
+    bins = ROOT / "target" / args.profile
+    variants = args.variants.split(",")
+    results = {v: [] for v in variants}
+    for r in range(args.rounds):
+        for v in variants if r % 2 == 0 else reversed(variants):
+            res = run_once(bins, v, args.spans, args.batch, args.concurrency)
+            results[v].append(res)
+            print(f"{v:24} round {r}: {res}", file=sys.stderr)
+    print(f"\n{args.profile} build, {args.spans:,} plain spans, medians of {args.rounds} rounds\n")
+    print("| variant | spans/s | aiotel CPU-s / 1M spans |")
+    print("|---|---|---|")
+    for v, rs in results.items():
+        sps = statistics.median(x["spans_per_s"] for x in rs)
+        cpu = statistics.median(x["cpu_s_per_m"] for x in rs)
+        print(f"| {v} | {sps:,.0f} | {cpu:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
