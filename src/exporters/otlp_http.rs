@@ -115,23 +115,7 @@ impl OtlpHttpConfig {
 impl ExporterConfig for OtlpHttpConfig {
     fn build(&self, id: &ComponentId, signal: Signal, ctx: &ServiceCtx) -> Result<ExporterHandle, String> {
         let url = self.url(signal).ok_or("no endpoint for this signal")?;
-        let mut b = reqwest::Client::builder().timeout(self.timeout).use_rustls_tls();
-        if let Some(ca) = ClientTls::read(&self.tls.ca_file)? {
-            b = b.add_root_certificate(reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?);
-        }
-        if let (Some(mut c), Some(k)) = (ClientTls::read(&self.tls.cert_file)?, ClientTls::read(&self.tls.key_file)?) {
-            c.extend_from_slice(&k);
-            b = b.identity(reqwest::Identity::from_pem(&c).map_err(|e| e.to_string())?);
-        }
-        if self.tls.insecure_skip_verify {
-            b = b.danger_accept_invalid_certs(true);
-        }
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (k, v) in &self.headers {
-            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
-            headers.insert(name, v.parse().map_err(|_| format!("header {k} has an invalid value"))?);
-        }
-        let client = b.default_headers(headers).build().map_err(|e| e.to_string())?;
+        let client = self.tls.http_client(self.timeout, &self.headers)?;
         let compression = self.compression.codec(self.compression_params.level);
         let svc = OtlpHttp { client, url: Arc::from(url), encoding: self.encoding, compression };
         Ok(super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx))
