@@ -20,7 +20,11 @@ pub struct ClientTls {
 impl ClientTls {
     /// An HTTP client with these TLS settings, a request timeout and headers
     /// sent on every request.
-    pub fn http_client(&self, timeout: Duration, headers: &BTreeMap<String, String>) -> Result<reqwest::Client, String> {
+    pub fn http_client(
+        &self,
+        timeout: Duration,
+        headers: &BTreeMap<String, String>,
+    ) -> Result<reqwest::Client, String> {
         let mut b = reqwest::Client::builder().timeout(timeout).use_rustls_tls();
         if let Some(ca) = ClientTls::read(&self.ca_file)? {
             b = b.add_root_certificate(reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?);
