@@ -127,7 +127,7 @@ def rotel_bin():
     sys.exit("rotel-agent not found: pip install rotel")
 
 
-def start_forwarder(kind, port, sink, compression, processors, tmp):
+def start_forwarder(kind, port, sink, compression, processors, tmp, wrap=()):
     if kind == "aiotel" and processors == "full":
         cfg = Path(tmp) / "aiotel.yaml"
         cfg.write_text(FULL_CONFIG.format(port=port, sink=sink, compression=compression))
@@ -148,7 +148,7 @@ def start_forwarder(kind, port, sink, compression, processors, tmp):
             "--otlp-exporter-compression", compression,
             "--batch-max-size", "8192", "--batch-timeout", "200ms",
         ]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([*wrap, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run_once(kind, shape, spans, batch, concurrency, compression, processors="batch"):
@@ -185,6 +185,58 @@ def run_once(kind, shape, spans, batch, concurrency, compression, processors="ba
         }
 
 
+def callgrind_once(spans, batch, concurrency, compression, processors):
+    """Instructions the forwarder executes while it handles `spans` spans.
+
+    Counted by callgrind, so the figure repeats run after run whatever else
+    the machine is doing; start-up (config, regex compilation) is excluded.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        port, sink_port = free_port(), free_port()
+        sink = subprocess.Popen([str(REL / "sink"), "--listen", f"127.0.0.1:{sink_port}", "--expect", str(spans)],
+                                stdout=subprocess.PIPE, text=True)
+        wait_port(sink_port)
+        out_file = Path(tmp) / "callgrind.out"
+        wrap = ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}")
+        fwd = start_forwarder("aiotel", port, sink_port, compression, processors, tmp, wrap)
+        try:
+            wait_port(port, timeout=120)
+            time.sleep(1)
+            subprocess.run(["callgrind_control", "-i", "on", str(fwd.pid)], check=True, capture_output=True)
+            subprocess.run([str(REL / "loadgen"), "--endpoint", f"http://127.0.0.1:{port}", "--spans", str(spans),
+                            "--batch", str(batch), "--concurrency", str(concurrency), "--shape", "genai"],
+                           capture_output=True, text=True, check=True)
+            sink.communicate(timeout=1200)
+            fwd.terminate()
+            fwd.wait(timeout=300)
+        finally:
+            if fwd.poll() is None:
+                fwd.kill()
+            if sink.poll() is None:
+                sink.kill()
+        total = 0
+        for f in Path(tmp).glob("callgrind.out*"):
+            for line in f.read_text().splitlines():
+                if line.startswith("totals:") or line.startswith("summary:"):
+                    total = max(total, int(line.split()[1]))
+        return total
+
+
+def ai_instructions(args):
+    """The `--ai` comparison in instructions per span instead of CPU-seconds."""
+    pipelines = {"forward": "batch", "ai": "redaction, token_cost, batch", "full": "full"}
+    per_span = {}
+    for name, procs in pipelines.items():
+        per_span[name] = callgrind_once(args.genai_spans, args.batch, args.concurrency, args.compression, procs) / args.genai_spans
+        print(f"genai {name:8}: {per_span[name]:,.0f} instructions per span", file=sys.stderr)
+    print("\n| pipeline | processors | instructions per span |")
+    print("|---|---|---|")
+    for k, v in per_span.items():
+        print(f"| {k} | {pipelines[k]} | {v:,.0f} |")
+    print(f"\nredaction + token_cost add {(per_span['ai'] / per_span['forward'] - 1) * 100:.1f}% instructions per span over plain forwarding")
+    print(f"the whole AI pipeline runs at {per_span['forward'] / per_span['full'] * 100:.0f}% of plain forwarding's throughput per instruction")
+
+
 def ai_overhead(args):
     """CPU per span of `redaction, token_cost, batch` against `batch` alone, same run, GenAI spans."""
     pipelines = {"forward": "batch", "ai": "redaction, token_cost, batch", "full": "full"}
@@ -219,7 +271,11 @@ def main():
     ap.add_argument("--targets", default="aiotel,rotel")
     ap.add_argument("--ai", action="store_true",
                     help="compare aiotel's plain forwarding with redaction + token_cost on GenAI spans, instead of rotel")
+    ap.add_argument("--instructions", action="store_true",
+                    help="with --ai: count instructions under callgrind (repeatable on a noisy machine) instead of CPU time")
     args = ap.parse_args()
+    if args.ai and args.instructions:
+        return ai_instructions(args)
     if args.ai:
         return ai_overhead(args)
     targets = args.targets.split(",")

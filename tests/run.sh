@@ -12,6 +12,13 @@ echo "==> Python peers (OpenTelemetry SDK, rotel, pytest) in $VENV"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
 
+echo "==> Node peer (fluent-logger for Node.js) in $CACHE/node"
+mkdir -p "$CACHE/node"
+if ! cmp -s tests/node/package-lock.json "$CACHE/node/package-lock.json" || [ ! -d "$CACHE/node/node_modules/fluent-logger" ]; then
+  cp tests/node/package.json tests/node/package-lock.json "$CACHE/node/"
+  npm ci --prefix "$CACHE/node" --silent --no-audit --no-fund
+fi
+
 echo "==> Debian peers (Prometheus server, node-exporter; cmake and C toolchain for librdkafka)"
 DEBS="prometheus prometheus-node-exporter cmake"
 # librdkafka (built from source): its cmake build includes curl.h even with curl off (nothing links it).

@@ -9,6 +9,8 @@ mod file;
 pub mod kafka;
 pub mod otlp_grpc;
 mod otlp_http;
+pub mod prometheus;
+mod prometheusremotewrite;
 mod queue;
 mod retry;
 mod tls;
@@ -25,9 +27,10 @@ pub use queue::QueueSettings;
 pub use retry::RetrySettings;
 
 pub fn factories() -> Vec<Factory> {
-    let mut v = vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()];
-    v.push(kafka::factory());
-    v
+    let mut f = vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()];
+    f.extend([prometheus::factory(), prometheusremotewrite::factory()]);
+    f.push(kafka::factory());
+    f
 }
 
 /// A started exporter: the consumer pipelines send to, and its driver.

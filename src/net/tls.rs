@@ -38,6 +38,13 @@ impl ServerTls {
     }
 
     pub fn rustls(&self) -> Result<tokio_rustls::TlsAcceptor, String> {
+        let mut cfg = self.server_config()?;
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+    }
+
+    /// The certificate, key and client verification, with no ALPN protocols.
+    pub fn server_config(&self) -> Result<tokio_rustls::rustls::ServerConfig, String> {
         let (cert, key) = self.pem()?;
         let certs: Vec<_> = rustls_pemfile::certs(&mut &cert[..])
             .collect::<Result<_, _>>()
@@ -60,8 +67,6 @@ impl ServerTls {
             }
             None => builder.with_no_client_auth(),
         };
-        let mut cfg = builder.with_single_cert(certs, key).map_err(|e| format!("bad certificate or key: {e}"))?;
-        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+        builder.with_single_cert(certs, key).map_err(|e| format!("bad certificate or key: {e}"))
     }
 }

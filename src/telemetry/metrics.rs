@@ -48,7 +48,7 @@ pub struct SelfMetrics {
     rss: Gauge,
     cpu: Gauge<f64, AtomicU64>,
     undelivered: Counter,
-    receiver_malformed: Family<Labels, Counter>,
+    receiver_errors: Family<Labels, Counter>,
 }
 
 /// Counters a component increments on its hot path, resolved once.
@@ -103,13 +103,14 @@ impl SelfMetrics {
             "Items of any signal abandoned when shutdown's deadline passed",
             undelivered.clone(),
         );
-        let receiver_malformed = Family::<Labels, Counter>::default();
+        let receiver_errors = Family::<Labels, Counter>::default();
         reg.register(
-            "aiotel_receiver_malformed_messages",
-            "Messages a receiver could not decode and skipped",
-            receiver_malformed.clone(),
+            "aiotel_receiver_protocol_errors",
+            "Messages or connections a receiver dropped as malformed, oversized or unauthorised",
+            receiver_errors.clone(),
         );
         Arc::new(SelfMetrics {
+            receiver_errors,
             registry: Mutex::new(reg),
             receiver_accepted,
             receiver_refused,
@@ -124,14 +125,7 @@ impl SelfMetrics {
             rss,
             cpu,
             undelivered,
-            receiver_malformed,
         })
-    }
-
-    /// Counts messages a receiver skipped because they could not be decoded.
-    pub fn receiver_malformed(&self, id: &str, transport: &str) -> Counter {
-        let l = vec![("receiver".to_string(), id.to_string()), ("transport".to_string(), transport.to_string())];
-        self.receiver_malformed.get_or_create(&l).clone()
     }
 
     pub fn receiver(&self, id: &str, transport: &str, signal: Signal) -> ComponentCounters {
@@ -141,6 +135,16 @@ impl SelfMetrics {
             refused: self.receiver_refused.get(signal, &l),
             ..Default::default()
         }
+    }
+
+    /// Counts what a receiver dropped before decoding it into items, by `reason`.
+    pub fn receiver_error(&self, id: &str, transport: &str, reason: &str) -> Counter {
+        let l = vec![
+            ("receiver".to_string(), id.to_string()),
+            ("transport".to_string(), transport.to_string()),
+            ("reason".to_string(), reason.to_string()),
+        ];
+        self.receiver_errors.get_or_create(&l).clone()
     }
 
     pub fn exporter(&self, id: &str, signal: Signal) -> ComponentCounters {

@@ -110,7 +110,7 @@ def test_spans_of_a_trace_land_in_one_partition_and_are_consumed_once(broker, sp
     wait_until(lambda: len(file_spans(out)) >= len(spans), timeout=60, what="consumed spans")
     time.sleep(1.0)
     assert consumer.metric_sum("aiotel_receiver_accepted_spans_total", receiver="kafka") == len(spans)
-    assert consumer.metric_sum("aiotel_receiver_malformed_messages_total") == 0
+    assert consumer.metric_sum("aiotel_receiver_protocol_errors_total") == 0
     assert consumer.stop() == 0
     got = file_spans(out)
     assert len(got) == len(spans)
@@ -182,7 +182,7 @@ def test_malformed_messages_are_counted_skipped_and_committed(broker, spawn, wor
     c = spawn("consumer", consumer_config(broker.bootstrap, "mixed", out, group="mixed"))
     wait_until(lambda: len(file_spans(out)) >= 2, timeout=60, what="the valid spans")
     assert sorted(file_spans(out)) == ["0000000000000001", "0000000000000002"]
-    wait_until(lambda: c.metric_sum("aiotel_receiver_malformed_messages_total", receiver="kafka") == 2,
+    wait_until(lambda: c.metric_sum("aiotel_receiver_protocol_errors_total", receiver="kafka", reason="malformed") == 2,
                timeout=10, what="malformed count")
     assert c.metric_sum("aiotel_receiver_accepted_spans_total", receiver="kafka") == 2
     assert "skipping a message that cannot be decoded" in c.logs()

@@ -46,9 +46,11 @@ def costs(out):
     result = {}
     for line in read_jsonl(out):
         for rs in line.get("resourceSpans", []):
+            res = {kv["key"]: next(iter(kv["value"].values())) for kv in rs["resource"]["attributes"]}
             for ss in rs["scopeSpans"]:
                 for sp in ss["spans"]:
-                    result[sp["name"]] = {kv["key"]: next(iter(kv["value"].values())) for kv in sp["attributes"]}
+                    attrs = {kv["key"]: next(iter(kv["value"].values())) for kv in sp["attributes"]}
+                    result[sp["name"]] = dict(attrs, resource=res)
     return result
 
 
@@ -84,8 +86,10 @@ def test_every_dialect_priced_with_attribution(spawn, workdir):
         else:
             assert abs(attrs["gen_ai.cost.total"] - want) < 1e-9, (name, attrs["gen_ai.cost.total"], want)
             assert attrs["gen_ai.cost.currency"] == "USD" and attrs["gen_ai.cost.pricing_model"]
-            # Attribution the spanmetrics connector reads off the span itself.
-            assert attrs["service.name"] == "chat" and attrs["tenant.id"] == "t-9"
+            # Attribution the spanmetrics connector reads from the resource,
+            # which is not copied onto every span.
+            assert attrs["resource"]["service.name"] == "chat" and attrs["resource"]["tenant.id"] == "t-9"
+            assert "service.name" not in attrs and "tenant.id" not in attrs
             assert attrs["gen_ai.provider.name"]
 
 

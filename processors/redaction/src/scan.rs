@@ -59,6 +59,9 @@ pub(crate) struct Scanner {
     patterns: Option<(RegexSet, Vec<(Regex, u16)>)>,
     tokens: Option<Tokenizer>,
     max_value_bytes: usize,
+    /// Values shorter than this are checked for a trigger byte before any
+    /// detector runs; see [`Scanner::cannot_match`].
+    quick_below: usize,
 }
 
 impl Scanner {
@@ -122,7 +125,14 @@ impl Scanner {
             Some((set, list))
         };
 
+        let custom = dict.is_some() || patterns.is_some();
+        let quick_below = match (&secrets, custom) {
+            (_, true) => 0,
+            (Some(sec), false) => sec.min_len(),
+            (None, false) => QUICK_MAX,
+        };
         Ok(Scanner {
+            quick_below,
             email: on(Builtin::Email),
             ipv6: on(Builtin::IpAddress),
             rules,
@@ -175,6 +185,9 @@ impl Scanner {
 
     /// Every match in `s`, sorted and without overlaps.
     pub(crate) fn find(&self, s: &str, hits: &mut Vec<Hit>) {
+        if self.cannot_match(s.as_bytes()) {
+            return;
+        }
         let b = s.as_bytes();
         let rule_of = |k: Builtin| self.builtin[k as usize].expect("only enabled detectors report");
         let mut push = |start: usize, end: usize, k: Builtin| hits.push(Hit { start, end, rule: rule_of(k) });
@@ -229,6 +242,15 @@ impl Scanner {
         resolve_overlaps(hits);
     }
 
+    /// Short values are mostly names, ids and JSON keys. Every built-in
+    /// detector but the secrets needs an `@`, a `:` or a digit, and every
+    /// secret is longer than `quick_below`, so one pass over the bytes
+    /// rules most of them out without starting the detectors.
+    #[inline]
+    fn cannot_match(&self, b: &[u8]) -> bool {
+        b.len() < self.quick_below && !b.iter().any(|&c| c == b'@' || c == b':' || c.is_ascii_digit())
+    }
+
     /// A `drop` or `redact_value` match decides the fate of the whole value.
     pub(crate) fn whole<'a>(&self, hits: &[Hit]) -> Option<Redacted<'a>> {
         let mut whole = None;
@@ -273,6 +295,9 @@ impl Scanner {
         out.push_str(&s[last..]);
     }
 }
+
+/// Without secret detectors, the longest value given the trigger-byte check.
+const QUICK_MAX: usize = 256;
 
 /// Keeps the earliest-starting (then longest) of overlapping hits.
 fn resolve_overlaps(hits: &mut Vec<Hit>) {

@@ -6,13 +6,33 @@ use aiotel_api::otlp::resource::v1::Resource;
 use aiotel_api::Payload;
 
 use crate::model_match::is_bedrock_id;
-use crate::prices::{Cost, PriceTable};
+use std::cell::RefCell;
+
+use crate::prices::{Cost, PriceMatch, PriceTable};
 use crate::usage::{normalise_provider, Key, Scan, ABSENT, N_KEYS};
 
 pub(crate) struct Ctx<'a> {
     pub table: &'a PriceTable,
     pub tenant_key: &'a str,
     pub openinference_compat: bool,
+    pub copy_resource_attributes: bool,
+    /// The last model looked up and its match: a batch mostly holds one
+    /// model, and normalising and matching an id costs more than pricing it.
+    pub last: RefCell<Option<(String, Option<PriceMatch<'a>>)>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn lookup(&self, id: &str) -> Option<PriceMatch<'a>> {
+        let mut last = self.last.borrow_mut();
+        match &*last {
+            Some((seen, m)) if seen == id => *m,
+            _ => {
+                let m = self.table.lookup(id);
+                *last = Some((id.to_string(), m));
+                m
+            }
+        }
+    }
 }
 
 pub(crate) fn payload(ctx: &Ctx, p: &mut Payload) {
@@ -72,7 +92,7 @@ fn plan<'t>(ctx: &Ctx<'t>, res: &Scan, s: &Scan) -> Plan<'t> {
         model.filter(|m| is_bedrock_id(m)).map(|_| "aws.bedrock".into())
     });
     let usage = s.raw_usage(provider.as_deref(), model).normalise();
-    let priced = model.and_then(|m| ctx.table.lookup(m)).map(|m| (m.price.cost(&usage), m.model));
+    let priced = model.and_then(|m| ctx.lookup(m)).map(|m| (m.price.cost(&usage), m.model));
     // An upstream cost we cannot recompute is left as it came.
     let unpriced = priced.is_none() && !usage.is_zero() && s.get(Key::CostTotal).is_none();
 
@@ -97,16 +117,22 @@ fn plan<'t>(ctx: &Ctx<'t>, res: &Scan, s: &Scan) -> Plan<'t> {
         copies[2] = m.map(|m| string("gen_ai.response.model", m));
     }
     // Resource attributes the span-metrics connector cannot see.
-    if missing(Key::ServiceName) {
+    let from_res = ctx.copy_resource_attributes;
+    if missing(Key::ServiceName) && from_res {
         copies[3] = res.get(Key::ServiceName).map(|v| copy("service.name", v));
     }
     if missing(Key::EnvironmentName) {
-        let env =
-            s.get(Key::Environment).or_else(|| res.get(Key::EnvironmentName)).or_else(|| res.get(Key::Environment));
+        let env = s.get(Key::Environment).or_else(|| {
+            if from_res {
+                res.get(Key::EnvironmentName).or_else(|| res.get(Key::Environment))
+            } else {
+                None
+            }
+        });
         copies[4] = env.map(|v| copy("deployment.environment.name", v));
     }
     let tenant_is_builtin = matches!(ctx.tenant_key, "service.name" | "deployment.environment.name");
-    if s.tenant.is_none() && !tenant_is_builtin {
+    if s.tenant.is_none() && !tenant_is_builtin && from_res {
         copies[5] = res.tenant.map(|v| copy(ctx.tenant_key, v));
     }
     Plan { priced, unpriced, at: s.positions(), copies }
@@ -121,24 +147,32 @@ fn write(ctx: &Ctx, plan: Plan, attrs: &mut Vec<KeyValue>) {
     };
     let adds = keys.iter().filter(|&&k| plan.at[k as usize] == ABSENT).count();
     attrs.reserve(adds + plan.copies.iter().flatten().count());
-    let mut set = |k: Key, name: &str, v: Value| match plan.at[k as usize] {
+    let at = &plan.at;
+    let set = |attrs: &mut Vec<KeyValue>, k: Key, name: &str, v: Value| match at[k as usize] {
         ABSENT => attrs.push(kv(name, v)),
         i => attrs[i as usize].value = Some(AnyValue { value: Some(v) }),
     };
+    // A zero part is written only over an existing value, which must not go stale.
+    let part = |attrs: &mut Vec<KeyValue>, k: Key, name: &str, x: f64| {
+        if x != 0.0 || at[k as usize] != ABSENT {
+            set(attrs, k, name, Value::DoubleValue(x))
+        }
+    };
     // Recomputed and overwritten: the table in force is the one answer.
     if let Some((c, model)) = plan.priced {
-        set(Key::CostTotal, "gen_ai.cost.total", Value::DoubleValue(c.total));
-        set(Key::CostInput, "gen_ai.cost.input", Value::DoubleValue(c.input));
-        set(Key::CostCacheRead, "gen_ai.cost.cache_read", Value::DoubleValue(c.cache_read));
-        set(Key::CostCacheWrite, "gen_ai.cost.cache_write", Value::DoubleValue(c.cache_write));
-        set(Key::CostOutput, "gen_ai.cost.output", Value::DoubleValue(c.output));
-        set(Key::CostReasoning, "gen_ai.cost.reasoning", Value::DoubleValue(c.reasoning));
-        set(Key::CostCurrency, "gen_ai.cost.currency", Value::StringValue(ctx.table.currency().to_string()));
-        set(Key::CostPricingModel, "gen_ai.cost.pricing_model", Value::StringValue(model.to_string()));
+        set(attrs, Key::CostTotal, "gen_ai.cost.total", Value::DoubleValue(c.total));
+        part(attrs, Key::CostInput, "gen_ai.cost.input", c.input);
+        part(attrs, Key::CostCacheRead, "gen_ai.cost.cache_read", c.cache_read);
+        part(attrs, Key::CostCacheWrite, "gen_ai.cost.cache_write", c.cache_write);
+        part(attrs, Key::CostOutput, "gen_ai.cost.output", c.output);
+        part(attrs, Key::CostReasoning, "gen_ai.cost.reasoning", c.reasoning);
+        set(attrs, Key::CostCurrency, "gen_ai.cost.currency", Value::StringValue(ctx.table.currency().to_string()));
+        set(attrs, Key::CostPricingModel, "gen_ai.cost.pricing_model", Value::StringValue(model.to_string()));
         if ctx.openinference_compat {
-            set(Key::LlmCostTotal, "llm.cost.total", Value::DoubleValue(c.total));
-            set(Key::LlmCostPrompt, "llm.cost.prompt", Value::DoubleValue(c.input + c.cache_read + c.cache_write));
-            set(Key::LlmCostCompletion, "llm.cost.completion", Value::DoubleValue(c.output + c.reasoning));
+            set(attrs, Key::LlmCostTotal, "llm.cost.total", Value::DoubleValue(c.total));
+            let prompt = c.input + c.cache_read + c.cache_write;
+            set(attrs, Key::LlmCostPrompt, "llm.cost.prompt", Value::DoubleValue(prompt));
+            set(attrs, Key::LlmCostCompletion, "llm.cost.completion", Value::DoubleValue(c.output + c.reasoning));
         }
         // Last: removing shifts the positions after it.
         let unpriced_at = plan.at[Key::CostUnpriced as usize];
@@ -146,7 +180,7 @@ fn write(ctx: &Ctx, plan: Plan, attrs: &mut Vec<KeyValue>) {
             attrs.remove(unpriced_at as usize);
         }
     } else if plan.unpriced {
-        set(Key::CostUnpriced, "gen_ai.cost.unpriced", Value::BoolValue(true));
+        set(attrs, Key::CostUnpriced, "gen_ai.cost.unpriced", Value::BoolValue(true));
     }
     attrs.extend(plan.copies.into_iter().flatten());
 }

@@ -16,9 +16,14 @@ pub struct TokenCostConfig {
     pub prices: Option<PathBuf>,
     /// Start from the embedded table; `false` uses only `prices`.
     pub include_default_prices: bool,
-    /// Attribute naming the tenant; copied from the resource onto priced
-    /// spans and log records so cost can be split per tenant.
+    /// Attribute naming the tenant, read from the item or its resource.
     pub tenant_attribute: String,
+    /// Copy `service.name`, the deployment environment and the tenant from
+    /// the resource onto each priced item, for backends that index item
+    /// attributes only. Off by default: every OTLP consumer (the span-metrics
+    /// connector among them) already reads them from the resource, and a
+    /// copy on every span costs encoding and bandwidth downstream.
+    pub copy_resource_attributes: bool,
     /// Also write OpenInference's `llm.cost.total`, `llm.cost.prompt` and
     /// `llm.cost.completion`.
     pub openinference_compat: bool,
@@ -34,6 +39,7 @@ impl Default for TokenCostConfig {
             prices: None,
             include_default_prices: true,
             tenant_attribute: "tenant.id".into(),
+            copy_resource_attributes: false,
             openinference_compat: false,
             reload_interval: None,
         }

@@ -33,15 +33,20 @@
 //!   `.cache_write`, `.output` (non-reasoning), `.reasoning` (doubles, in
 //!   the table's currency), `gen_ai.cost.currency` and
 //!   `gen_ai.cost.pricing_model` (the table entry that matched). Existing
-//!   values are recomputed and overwritten.
+//!   values are recomputed and overwritten. A part whose cost is zero (no
+//!   such tokens, or a zero price) is left out unless it was already there;
+//!   the total is always written.
 //! - `gen_ai.request.model` or `gen_ai.response.model` (copied from
 //!   OpenInference's names, or from the resource, when missing).
 //! - `gen_ai.provider.name` whenever a provider is known in any dialect on
 //!   the item or its resource, or the model id is a Bedrock id; normalised
 //!   (`az.ai.openai` → `azure.ai.openai`, `Anthropic` → `anthropic`).
-//! - `service.name`, `deployment.environment.name` (also from a deprecated
-//!   `deployment.environment`) and the tenant attribute, whenever the item
-//!   or its resource has them.
+//! - `deployment.environment.name` when the item has only the deprecated
+//!   `deployment.environment`.
+//! - With `copy_resource_attributes: true`, the resource's `service.name`,
+//!   deployment environment and tenant attribute. Without it they stay on
+//!   the resource, where the span-metrics connector and every OTLP backend
+//!   read them.
 //!
 //! User and conversation ids (`enduser.id`, `user.id`,
 //! `gen_ai.conversation.id`, `session.id`) stay as the instrumentation set
@@ -70,6 +75,7 @@ pub struct TokenCostProcessor {
     source: Arc<reload::PriceSource>,
     tenant_attribute: String,
     openinference_compat: bool,
+    copy_resource_attributes: bool,
     // Dropped with the processor, which stops the poller.
     _watcher: Option<reload::Watcher>,
 }
@@ -89,6 +95,7 @@ impl TokenCostProcessor {
             source,
             tenant_attribute: cfg.tenant_attribute.clone(),
             openinference_compat: cfg.openinference_compat,
+            copy_resource_attributes: cfg.copy_resource_attributes,
             _watcher: watcher,
         })
     }
@@ -117,6 +124,8 @@ impl TokenCostProcessor {
             table: &table,
             tenant_key: &self.tenant_attribute,
             openinference_compat: self.openinference_compat,
+            copy_resource_attributes: self.copy_resource_attributes,
+            last: Default::default(),
         };
         apply::payload(&ctx, payload);
     }

@@ -58,7 +58,7 @@ impl ReceiverConfig for KafkaReceiverConfig {
                     consumer: consumer::client(&cfg)?,
                     out: out.clone(),
                     counters: metrics.receiver(&id, "kafka", signal),
-                    malformed: metrics.receiver_malformed(&id, "kafka"),
+                    malformed: metrics.receiver_error(&id, "kafka", "malformed"),
                     cfg: cfg.clone(),
                 };
                 tasks.push(tokio::spawn(c.run(stop.clone())));

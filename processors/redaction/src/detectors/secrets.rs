@@ -68,6 +68,8 @@ pub(crate) struct Secrets {
     ac: AhoCorasick,
     /// PREFIXES index of each automaton pattern (only enabled ones are built in).
     ids: Vec<usize>,
+    /// The shortest text any enabled secret detector can match.
+    min: usize,
 }
 
 impl Secrets {
@@ -80,11 +82,22 @@ impl Secrets {
         let pats: Vec<&str> = ids.iter().map(|&i| PREFIXES[i].0).collect();
         // Leftmost-longest so `sk-ant-` wins over `sk-`.
         let ac = AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build(pats).expect("static patterns");
-        Some(Secrets { ac, ids })
+        let min = ids.iter().map(|&i| PREFIXES[i].0.len() + PREFIXES[i].2.min_len()).min().unwrap_or(usize::MAX);
+        Some(Secrets { ac, ids, min })
+    }
+
+    /// The shortest text any enabled secret detector can match.
+    pub fn min_len(&self) -> usize {
+        self.min
     }
 
     pub fn scan(&self, s: &str, found: &mut impl FnMut(usize, usize, Builtin)) {
         let b = s.as_bytes();
+        // Ids, model names and numbers with a digit get past the quick check;
+        // the automaton is not started on text too short for any secret.
+        if b.len() < self.min {
+            return;
+        }
         let mut at = 0;
         while at < b.len() {
             let Some(m) = self.ac.find(&s[at..]) else { break };
@@ -98,6 +111,24 @@ impl Secrets {
                 }
                 None => at = start + 1,
             }
+        }
+    }
+}
+
+impl Body {
+    /// The fewest bytes a body that fits can have.
+    fn min_len(self) -> usize {
+        match self {
+            Body::Dashed { min }
+            | Body::Alnum { min }
+            | Body::AlnumUnderscore { min }
+            | Body::Slack { min }
+            | Body::UpperExact { len: min }
+            | Body::DashedExact { len: min } => min,
+            // `<7>.ey<10>.`
+            Body::Jwt => 7 + 1 + 2 + 10 + 1,
+            // `PRIVATE KEY-----`
+            Body::Pem => 16,
         }
     }
 }
@@ -203,6 +234,12 @@ mod tests {
         assert_eq!(all(&format!("Bearer {jwt}")), vec![(jwt, Builtin::Jwt)]);
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----";
         assert_eq!(all(&format!("k: {pem}\nbye")), vec![(pem, Builtin::PrivateKey)]);
+        // Every secret above is at least as long as the shortest the scanner reports.
+        let min = Secrets::new(|_| true).unwrap().min_len();
+        assert_eq!(min, "xoxb-".len() + 10);
+        for k in [aws, oa, an, jwt, pem] {
+            assert!(k.len() >= min);
+        }
         assert_eq!(all("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"), vec![]);
     }
 }
