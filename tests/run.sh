@@ -31,11 +31,11 @@ if [ -n "$missing" ]; then
 fi
 
 echo "==> Kafka-protocol broker (tansu), cached in ~/.cargo/bin"
+export PATH="$HOME/.cargo/bin:$PATH"
 TANSU_VERSION=$(cat tests/tansu-version)
 if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
   cargo install tansu --version "$TANSU_VERSION" --locked --no-default-features --features dynostore
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "==> Rust unit tests"
 cargo test --workspace --locked

@@ -28,8 +28,7 @@ pub use retry::RetrySettings;
 
 pub fn factories() -> Vec<Factory> {
     let mut f = vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()];
-    f.extend([prometheus::factory(), prometheusremotewrite::factory()]);
-    f.push(kafka::factory());
+    f.extend([prometheus::factory(), prometheusremotewrite::factory(), kafka::factory()]);
     f
 }
 

@@ -12,7 +12,5 @@ use crate::components::Factory;
 pub use ingest::{ingest, Rejected};
 
 pub fn factories() -> Vec<Factory> {
-    let mut v = vec![otlp::factory(), fluentforward::factory(), prometheus::factory(), dcgm::factory()];
-    v.push(kafka::factory());
-    v
+    vec![otlp::factory(), fluentforward::factory(), prometheus::factory(), dcgm::factory(), kafka::factory()]
 }
