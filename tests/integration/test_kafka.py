@@ -313,3 +313,57 @@ service:
     assert bodies() == ["line 0", "line 1", "line 2"]
     doc = json.loads(out.read_text().splitlines()[0])
     assert doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["timeUnixNano"] == "1700000000000000123"
+
+
+def test_refused_messages_are_offered_again_until_accepted(broker, spawn, workdir):
+    """The pipeline refuses while the backend is down; nothing is marked or lost meanwhile."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    broker.create_topic("refused", 2)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+    expected = []
+    for m in range(20):
+        pair = [(f"{m + 1:032x}", f"{m + 1:08x}{k:08x}") for k in range(3)]
+        expected += [s for _, s in pair]
+        p.produce("refused", value=export_request(pair))
+    assert p.flush(30) == 0
+
+    backend_port = free_port()
+    out = workdir / "unused.jsonl"
+    cfg = consumer_config(broker.bootstrap, "refused", out, group="refused").replace(
+        f'file: {{path: "{out}", append: true, sending_queue: {{enabled: false}}}}',
+        f'otlphttp: {{endpoint: "http://127.0.0.1:{backend_port}", compression: none, '
+        f'sending_queue: {{enabled: false}}, retry_on_failure: {{enabled: false}}}}',
+    ).replace("exporters: [file]", "exporters: [otlphttp]")
+    c = spawn("consumer", cfg)
+    wait_until(lambda: "offering it again" in c.logs(), timeout=30, what="a refused message")
+    assert c.metric_sum("aiotel_receiver_refused_spans_total", receiver="kafka") > 0
+    assert all(o < 0 for o in broker.committed("refused", "refused").values()), "nothing marked while refused"
+
+    got = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self):
+            req = ExportTraceServiceRequest()
+            req.ParseFromString(self.rfile.read(int(self.headers["Content-Length"])))
+            got.extend(s.span_id.hex() for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", backend_port), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        wait_until(lambda: set(got) >= set(expected), timeout=60, what="every span once the backend is up")
+        assert c.stop() == 0
+        assert set(got) == set(expected)
+        assert sum(broker.committed("refused", "refused").values()) == 20
+    finally:
+        server.shutdown()
