@@ -31,6 +31,7 @@ exporters:
     brokers: ["{brokers}"]
     traces: {{topic: {topic}}}
     partition_traces_by_id: true
+    record_headers: {{tier: edge}}
     producer: {{compression: zstd}}
     retry_on_failure: {{initial_interval: 200ms, max_interval: 1s}}
 {extra}
@@ -85,14 +86,15 @@ def test_spans_of_a_trace_land_in_one_partition_and_are_consumed_once(broker, sp
         assert post(http, spans[k:k + 25]) == 200
 
     msgs = wait_until(
-        lambda: (lambda m: m if sum(len(spans_of(v)) for _, _, v in m) >= len(spans) else None)(
-            broker.read_all("spans", idle=1.0)
+        lambda: (lambda m: m if sum(len(spans_of(v)) for _, _, v, _ in m) >= len(spans) else None)(
+            broker.read_all("spans", idle=1.0, headers=True)
         ),
         timeout=60, what="every span in the topic",
     )
     partitions_of = collections.defaultdict(set)
     seen = []
-    for part, key, value in msgs:
+    for part, key, value, headers in msgs:
+        assert headers == {"tier": b"edge"}
         got = spans_of(value)
         assert {t for t, _, _ in got} == {key.decode()}, "a message holds exactly the trace of its key"
         for t, s, service in got:
