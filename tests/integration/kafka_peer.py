@@ -82,8 +82,10 @@ class Broker:
             time.sleep(0.1)
         raise TimeoutError(f"topic {name} not visible with {partitions} partitions")
 
-    def read_all(self, topic: str, expect_messages: int = None, timeout: float = 30.0, idle: float = 2.0):
-        """Every message of `topic`, from the start of each partition, as (partition, key, value)."""
+    def read_all(self, topic: str, expect_messages: int = None, timeout: float = 30.0, idle: float = 2.0,
+                 headers: bool = False):
+        """Every message of `topic`, from the start of each partition, as (partition, key, value),
+        with the record's headers as a fourth item when `headers`."""
         c = Consumer({
             "bootstrap.servers": self.bootstrap,
             "group.id": f"inspect-{time.time_ns()}",
@@ -106,7 +108,8 @@ class Broker:
             if m.error():
                 continue
             last = time.time()
-            out.append((m.partition(), m.key(), m.value()))
+            item = (m.partition(), m.key(), m.value())
+            out.append(item + (dict(m.headers() or []),) if headers else item)
         c.close()
         return out
 

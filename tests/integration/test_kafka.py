@@ -31,6 +31,7 @@ exporters:
     brokers: ["{brokers}"]
     traces: {{topic: {topic}}}
     partition_traces_by_id: true
+    record_headers: {{tier: edge}}
     producer: {{compression: zstd}}
     retry_on_failure: {{initial_interval: 200ms, max_interval: 1s}}
 {extra}
@@ -85,14 +86,15 @@ def test_spans_of_a_trace_land_in_one_partition_and_are_consumed_once(broker, sp
         assert post(http, spans[k:k + 25]) == 200
 
     msgs = wait_until(
-        lambda: (lambda m: m if sum(len(spans_of(v)) for _, _, v in m) >= len(spans) else None)(
-            broker.read_all("spans", idle=1.0)
+        lambda: (lambda m: m if sum(len(spans_of(v)) for _, _, v, _ in m) >= len(spans) else None)(
+            broker.read_all("spans", idle=1.0, headers=True)
         ),
         timeout=60, what="every span in the topic",
     )
     partitions_of = collections.defaultdict(set)
     seen = []
-    for part, key, value in msgs:
+    for part, key, value, headers in msgs:
+        assert headers == {"tier": b"edge"}
         got = spans_of(value)
         assert {t for t, _, _ in got} == {key.decode()}, "a message holds exactly the trace of its key"
         for t, s, service in got:
@@ -313,3 +315,57 @@ service:
     assert bodies() == ["line 0", "line 1", "line 2"]
     doc = json.loads(out.read_text().splitlines()[0])
     assert doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["timeUnixNano"] == "1700000000000000123"
+
+
+def test_refused_messages_are_offered_again_until_accepted(broker, spawn, workdir):
+    """The pipeline refuses while the backend is down; nothing is marked or lost meanwhile."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    broker.create_topic("refused", 2)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+    expected = []
+    for m in range(20):
+        pair = [(f"{m + 1:032x}", f"{m + 1:08x}{k:08x}") for k in range(3)]
+        expected += [s for _, s in pair]
+        p.produce("refused", value=export_request(pair))
+    assert p.flush(30) == 0
+
+    backend_port = free_port()
+    out = workdir / "unused.jsonl"
+    cfg = consumer_config(broker.bootstrap, "refused", out, group="refused").replace(
+        f'file: {{path: "{out}", append: true, sending_queue: {{enabled: false}}}}',
+        f'otlphttp: {{endpoint: "http://127.0.0.1:{backend_port}", compression: none, '
+        f'sending_queue: {{enabled: false}}, retry_on_failure: {{enabled: false}}}}',
+    ).replace("exporters: [file]", "exporters: [otlphttp]")
+    c = spawn("consumer", cfg)
+    wait_until(lambda: "offering it again" in c.logs(), timeout=30, what="a refused message")
+    assert c.metric_sum("aiotel_receiver_refused_spans_total", receiver="kafka") > 0
+    assert all(o < 0 for o in broker.committed("refused", "refused").values()), "nothing marked while refused"
+
+    got = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self):
+            req = ExportTraceServiceRequest()
+            req.ParseFromString(self.rfile.read(int(self.headers["Content-Length"])))
+            got.extend(s.span_id.hex() for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", backend_port), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        wait_until(lambda: set(got) >= set(expected), timeout=60, what="every span once the backend is up")
+        assert c.stop() == 0
+        assert set(got) == set(expected)
+        assert sum(broker.committed("refused", "refused").values()) == 20
+    finally:
+        server.shutdown()

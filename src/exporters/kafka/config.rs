@@ -34,6 +34,8 @@ pub struct KafkaExporterConfig {
     pub logs: SignalSettings,
     /// Key every trace message by its trace id, one message per trace.
     pub partition_traces_by_id: bool,
+    /// Static headers set on every record.
+    pub record_headers: std::collections::BTreeMap<String, String>,
     pub producer: ProducerSettings,
     /// How long one attempt may take to be acknowledged by the broker.
     #[serde(with = "humantime_serde")]
@@ -54,6 +56,7 @@ impl Default for KafkaExporterConfig {
             metrics: SignalSettings::default(),
             logs: SignalSettings::default(),
             partition_traces_by_id: false,
+            record_headers: Default::default(),
             producer: ProducerSettings::default(),
             timeout: Duration::from_secs(5),
             retry_on_failure: RetrySettings::default(),
@@ -236,6 +239,8 @@ mod tests {
         assert_eq!(c.topic(Signal::Traces), "spans");
         assert_eq!(c.topic(Signal::Logs), "all");
         assert_eq!(c.encoding(Signal::Metrics), Encoding::OtlpJson);
+        let c = parse("{record_headers: {tier: edge}}").unwrap();
+        assert_eq!(c.record_headers.get("tier").map(String::as_str), Some("edge"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn build(payload: &Payload, by_trace: bool, encoding: Encoding, max_bytes: u
         Payload::Traces(rs) if by_trace => {
             for (trace_id, part) in split_by_trace(rs) {
                 // The Collector keys by the hex trace id, so its consumers and partitioners agree.
-                let key = Some(hex(&trace_id).into_bytes());
+                let key = Some(hex::encode(&trace_id).into_bytes());
                 fit(Payload::Traces(part), key, encoding, max_bytes, &mut out)?;
             }
         }
@@ -114,10 +114,6 @@ fn split_by_trace(rs: &[ResourceSpans]) -> Vec<(Vec<u8>, Vec<ResourceSpans>)> {
         }
     }
     order
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use aiotel_api::{Payload, PipelineError};
 use futures::future::BoxFuture;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::config::{Encoding, KafkaExporterConfig};
@@ -25,6 +26,7 @@ struct Inner {
     by_trace: bool,
     max_bytes: usize,
     timeout: Duration,
+    headers: Option<OwnedHeaders>,
 }
 
 impl KafkaProducer {
@@ -56,6 +58,11 @@ impl KafkaProducer {
                 by_trace,
                 max_bytes: p.max_message_bytes,
                 timeout: cfg.timeout,
+                headers: (!cfg.record_headers.is_empty()).then(|| {
+                    cfg.record_headers
+                        .iter()
+                        .fold(OwnedHeaders::new(), |h, (k, v)| h.insert(Header { key: k, value: Some(v.as_str()) }))
+                }),
             }),
         })
     }
@@ -87,6 +94,9 @@ impl tower::Service<Arc<Payload>> for KafkaProducer {
                 let mut rec = FutureRecord::<[u8], [u8]>::to(&inner.topic).payload(&m.value[..]);
                 if let Some(k) = &m.key {
                     rec = rec.key(&k[..]);
+                }
+                if let Some(h) = &inner.headers {
+                    rec = rec.headers(h.clone());
                 }
                 inner.producer.send(rec, inner.timeout)
             });
