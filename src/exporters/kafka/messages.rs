@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aiotel_api::otlp::trace::v1::ResourceSpans;
+use aiotel_api::otlp::trace::v1::{ResourceSpans, ScopeSpans};
 use aiotel_api::Payload;
 
 use super::config::Encoding;
@@ -35,7 +35,18 @@ pub fn build(payload: &Payload, by_trace: bool, encoding: Encoding, max_bytes: u
                 fit(Payload::Traces(part), key, encoding, max_bytes, &mut out)?;
             }
         }
-        p => fit(p.clone(), None, encoding, max_bytes, &mut out)?,
+        p => {
+            // Most batches fit as they are: encode from the shared payload, copy only to split.
+            let value = encode(p, encoding)?;
+            let items = p.item_count();
+            if value.len() <= max_bytes {
+                if items > 0 {
+                    out.messages.push(Message { key: None, value, items });
+                }
+            } else {
+                fit(p.clone(), None, encoding, max_bytes, &mut out)?;
+            }
+        }
     }
     Ok(out)
 }
@@ -104,9 +115,12 @@ fn split_by_trace(rs: &[ResourceSpans]) -> Vec<(Vec<u8>, Vec<ResourceSpans>)> {
                 }
                 let res = list.last_mut().expect("pushed above");
                 let si = *scope_entry.entry(t).or_insert_with(|| {
-                    let mut scope = s.clone();
-                    scope.spans.clear();
-                    res.scope_spans.push(scope);
+                    // Not `s.clone()`: that would copy every span of the scope once per trace.
+                    res.scope_spans.push(ScopeSpans {
+                        scope: s.scope.clone(),
+                        spans: Vec::new(),
+                        schema_url: s.schema_url.clone(),
+                    });
                     res.scope_spans.len() - 1
                 });
                 res.scope_spans[si].spans.push(span.clone());
@@ -121,7 +135,7 @@ mod tests {
     use super::*;
     use aiotel_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
     use aiotel_api::otlp::resource::v1::Resource;
-    use aiotel_api::otlp::trace::v1::{ScopeSpans, Span};
+    use aiotel_api::otlp::trace::v1::Span;
 
     fn span(trace: u8, id: u8, attr_bytes: usize) -> Span {
         Span {
