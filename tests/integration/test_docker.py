@@ -9,6 +9,8 @@ from conftest import ROOT, aiotel_bin
 def test_dockerfile_builds_and_runs_the_aiotel_binary():
     text = (ROOT / "docker" / "Dockerfile").read_text()
     assert "cargo build --release --locked --bin aiotel" in text
+    # librdkafka builds from source in the build stage.
+    assert all(pkg in text for pkg in ("cmake", "g++", "zlib1g-dev", "libcurl4-openssl-dev"))
     assert "COPY --from=build /src/target/release/aiotel /usr/local/bin/aiotel" in text
     assert 'ENTRYPOINT ["/usr/local/bin/aiotel"]' in text
     exposed = set(re.search(r"^EXPOSE (.+)$", text, re.M).group(1).split())
