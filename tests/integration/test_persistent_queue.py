@@ -1,0 +1,186 @@
+"""The persistent sending queue: what aiotel acknowledged survives SIGKILL
+and a down backend, and is delivered once the backend comes up."""
+
+import json
+import signal
+import struct
+import subprocess
+import zlib
+from collections import Counter
+
+from conftest import Aiotel, aiotel_bin, free_port, wait_until
+from load import Load, make_spans, span_key
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from pipelines import back
+
+FRONT = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+processors:
+  batch: {send_batch_size: 100, timeout: 20ms}
+extensions:
+  file_storage/queue: {directory: QUEUE_DIR, create_directory: true, fsync_interval: 200ms, max_size_mib: 64}
+exporters:
+  otlp/back:
+    endpoint: 127.0.0.1:BACK_PORT
+    tls: {insecure: true}
+    timeout: 2s
+    retry_on_failure: {initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0s}
+    sending_queue: {num_consumers: 2, storage: file_storage/queue}
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [batch], exporters: [otlp/back]}
+"""
+
+# service.extensions is a list, which a later --config replaces: the
+# common file must name the storage extension too.
+COMMON = """
+extensions:
+  health_check: {endpoint: "127.0.0.1:HEALTH_PORT"}
+service:
+  extensions: [health_check, file_storage/queue]
+  telemetry: {metrics: {address: "127.0.0.1:METRICS_PORT"}}
+"""
+
+
+def front(workdir, name, grpc_port, back_port, queue_dir, started):
+    cfg = FRONT.replace("GRPC_PORT", str(grpc_port)).replace("BACK_PORT", str(back_port))
+    a = Aiotel(workdir, name, cfg.replace("QUEUE_DIR", str(queue_dir)))
+    a.common_path.write_text(
+        COMMON.replace("HEALTH_PORT", str(a.health_port)).replace("METRICS_PORT", str(a.metrics_port))
+    )
+    started.append(a)
+    return a.start()
+
+
+def send(grpc_port, n, service):
+    spans = make_spans(n, service=service)
+    load = Load(lambda: OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True, timeout=10),
+                spans, batch=50, threads=2)
+    load.start().join(120)
+    return load.acked
+
+
+def complete_lines(out):
+    """The lines the backend has finished writing (the last may be partial)."""
+    if not out.exists():
+        return []
+    return [json.loads(l) for l in out.read_text().split("\n")[:-1] if l.strip()]
+
+
+def delivered(out):
+    ids = Counter()
+    for line in complete_lines(out):
+        for rs in line.get("resourceSpans", []):
+            for ss in rs.get("scopeSpans", []):
+                for sp in ss.get("spans", []):
+                    ids[sp["spanId"]] += 1
+    return ids
+
+
+def test_acknowledged_spans_survive_two_sigkills_and_a_down_backend(spawn, workdir):
+    grpc_port, back_port = free_port(), free_port()
+    queue_dir, out = workdir / "queue", workdir / "out.jsonl"
+    started = []
+    try:
+        acked = set()
+        f = front(workdir, "front", grpc_port, back_port, queue_dir, started)
+        for round in range(2):
+            acked |= send(grpc_port, 3000, f"round{round}")
+            f.stop(signal.SIGKILL)
+            assert f.proc.returncode == -signal.SIGKILL
+            f.start()
+        assert len(acked) == 6000, f"aiotel refused spans while the backend was down: {6000 - len(acked)}"
+        # The log held everything across both kills.
+        replayed = f.metric_sum("aiotel_exporter_persistent_queue_events_total", event="replayed_items")
+        assert replayed >= 6000, replayed
+        assert "replaying what was not acknowledged" in f.logs()
+
+        spawn("back", back(back_port, out))
+        got = wait_until(lambda: (lambda d: d if acked <= set(d) else None)(delivered(out)), timeout=90,
+                         what="every acknowledged span at the backend")
+        missing = acked - set(got)
+        duplicates = sum(c - 1 for c in got.values())
+        print(f"acknowledged={len(acked)} delivered={len(got)} duplicates={duplicates} lost={len(missing)}")
+        assert not missing
+        # Delivered records are deleted: the queue drains to one empty segment.
+        qdir = queue_dir / "otlp_back_traces"
+        wait_until(lambda: [p.stat().st_size for p in qdir.iterdir()] == [0], timeout=30, what="queue drained")
+        sent = f.metric_sum("aiotel_exporter_sent_spans_total", exporter="otlp/back")
+        assert sent >= 6000, sent
+    finally:
+        for a in started:
+            if a.proc and a.proc.poll() is None:
+                a.proc.kill()
+                a.proc.wait()
+
+
+def frame(data: bytes, items: int) -> bytes:
+    """One WAL record as aiotel writes it: len, crc32(items + data), items, data."""
+    crc = zlib.crc32(struct.pack("<I", items) + data)
+    return struct.pack("<III", len(data), crc, items) + data
+
+
+def test_corrupt_segments_are_reported_and_skipped(spawn, workdir):
+    grpc_port, back_port = free_port(), free_port()
+    queue_dir, out = workdir / "queue", workdir / "out.jsonl"
+    seg_dir = queue_dir / "otlp_back_traces"
+    seg_dir.mkdir(parents=True)
+    good = make_spans(3, service="before-crash")
+    req = encode_spans(good).SerializeToString()
+    # A good record, then a record torn mid-write; then a segment of garbage.
+    (seg_dir / f"{1:020}.wal").write_bytes(frame(req, 3) + frame(req, 3)[:20])
+    (seg_dir / f"{2:020}.wal").write_bytes(b"\xff" * 64)
+    spawn("back", back(back_port, out))
+    started = []
+    try:
+        f = front(workdir, "front", grpc_port, back_port, queue_dir, started)
+        assert f.metric_sum("aiotel_exporter_persistent_queue_events_total", event="corrupt_records") == 2
+        assert "torn or corrupt record" in f.logs()
+        assert send(grpc_port, 5, "after-crash")
+        want = {span_key(s) for s in good}
+        got = wait_until(lambda: (lambda d: d if len(d) == 8 else None)(delivered(out)), timeout=30, what="8 spans")
+        assert want <= set(got)
+        assert f.proc.poll() is None
+    finally:
+        for a in started:
+            if a.proc and a.proc.poll() is None:
+                a.proc.kill()
+                a.proc.wait()
+
+
+def validate(tmp_path, text):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    return subprocess.run([aiotel_bin(), "validate", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+
+
+BAD = """
+receivers:
+  otlp: {protocols: {grpc: {endpoint: "127.0.0.1:4317"}}}
+extensions:
+  file_storage/a: {directory: /tmp, compaction: {on_start: true}}
+exporters:
+  otlp/x:
+    endpoint: 127.0.0.1:1
+    sending_queue: {persistent: {max_size_mib: 10, full_policy: drop_newest}}
+  otlp/y:
+    endpoint: 127.0.0.1:1
+    sending_queue: {persistent: {max_size_mib: 10}}
+service:
+  pipelines:
+    traces: {receivers: [otlp], exporters: [otlp/x, otlp/y]}
+"""
+
+
+def test_bad_persistent_queue_config_is_reported_with_paths(tmp_path):
+    r = validate(tmp_path, BAD)
+    assert r.returncode != 0
+    err = r.stderr + r.stdout
+    assert "extensions::file_storage/a::compaction" in err, err
+    assert "drop_newest" in err and "full_policy" in err, err
+    assert "exporters::otlp/y::sending_queue" in err and "persistent::directory: missing" in err, err
+    assert "panicked" not in err
