@@ -170,9 +170,12 @@ exporters:
   otlp/y:
     endpoint: 127.0.0.1:1
     sending_queue: {persistent: {max_size_mib: 10}}
+  otlp/z:
+    endpoint: 127.0.0.1:1
+    sending_queue: {storage: file_storage/missing}
 service:
   pipelines:
-    traces: {receivers: [otlp], exporters: [otlp/x, otlp/y]}
+    traces: {receivers: [otlp], exporters: [otlp/x, otlp/y, otlp/z]}
 """
 
 
@@ -183,4 +186,95 @@ def test_bad_persistent_queue_config_is_reported_with_paths(tmp_path):
     assert "extensions::file_storage/a::compaction" in err, err
     assert "drop_newest" in err and "full_policy" in err, err
     assert "exporters::otlp/y::sending_queue" in err and "persistent::directory: missing" in err, err
+    assert 'exporters::otlp/z::sending_queue::storage: storage extension "file_storage/missing"' in err, err
     assert "panicked" not in err
+
+
+SMALL = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+exporters:
+  otlp/back:
+    endpoint: 127.0.0.1:BACK_PORT
+    tls: {insecure: true}
+    timeout: 2s
+    retry_on_failure: {initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0s}
+    sending_queue:
+      num_consumers: 1
+      persistent: {directory: QUEUE_DIR, max_size_mib: 1, fsync_interval: 0s, full_policy: POLICY}
+service:
+  pipelines:
+    traces: {receivers: [otlp], exporters: [otlp/back]}
+"""
+
+
+def small_front(spawn, workdir, policy):
+    grpc_port, back_port = free_port(), free_port()
+    cfg = SMALL.replace("GRPC_PORT", str(grpc_port)).replace("BACK_PORT", str(back_port))
+    cfg = cfg.replace("QUEUE_DIR", str(workdir / "queue")).replace("POLICY", policy)
+    return spawn("front", cfg), grpc_port, back_port
+
+
+def export_raw(port, spans):
+    """One export with no client retries; returns the gRPC status code."""
+    import grpc
+
+    payload = encode_spans(spans).SerializeToString()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        call = ch.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        try:
+            call(payload, timeout=10)
+            return grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            return e.code()
+
+
+def batches(n, size, service):
+    spans = make_spans(n * size, payload_bytes=2048, service=service)
+    return [spans[i : i + size] for i in range(0, len(spans), size)]
+
+
+def test_full_queue_with_block_refuses_with_a_retryable_code_then_recovers(spawn, workdir):
+    import grpc
+
+    f, grpc_port, back_port = small_front(spawn, workdir, "block")
+    acked, codes = set(), []
+    for b in batches(30, 50, "block"):  # ~3 MiB against a 1 MiB queue
+        code = export_raw(grpc_port, b)
+        codes.append(code)
+        if code == grpc.StatusCode.OK:
+            acked |= {span_key(s) for s in b}
+    assert grpc.StatusCode.UNAVAILABLE in codes, codes
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, codes
+    assert 0 < len(acked) < 1500
+    assert f.metric_sum("aiotel_exporter_enqueue_failed_spans_total", exporter="otlp/back") > 0
+    assert f.metric_sum("aiotel_exporter_dropped_spans_total", exporter="otlp/back") == 0
+    out = workdir / "out.jsonl"
+    spawn("back", back(back_port, out))
+    got = wait_until(lambda: (lambda d: d if acked <= set(d) else None)(delivered(out)), timeout=60, what="acked spans")
+    assert len(set(got)) == len(acked)
+    # Room again: new data is accepted.
+    late = batches(1, 50, "late")[0]
+    assert wait_until(lambda: export_raw(grpc_port, late) == grpc.StatusCode.OK, timeout=30, what="accepted again")
+
+
+def test_full_queue_with_drop_oldest_accepts_and_counts_what_it_drops(spawn, workdir):
+    import grpc
+
+    f, grpc_port, back_port = small_front(spawn, workdir, "drop_oldest")
+    acked = []
+    for b in batches(30, 50, "drop"):
+        assert export_raw(grpc_port, b) == grpc.StatusCode.OK
+        acked.extend(span_key(s) for s in b)
+    dropped = f.metric_sum("aiotel_exporter_dropped_spans_total", exporter="otlp/back")
+    assert 0 < dropped < 1500, dropped
+    out = workdir / "out.jsonl"
+    spawn("back", back(back_port, out))
+    # Everything not counted as dropped arrives, and the newest data is among it.
+    want = len(acked) - int(dropped)
+    got = wait_until(lambda: (lambda d: d if len(d) >= want else None)(delivered(out)), timeout=60, what="survivors")
+    assert len(got) == want
+    assert set(acked[-50:]) <= set(got)
+    assert set(got) <= set(acked)
