@@ -38,6 +38,14 @@ fn appends_reads_in_order_and_deletes_acked_segments() {
     assert_eq!(w.segment_count(), 1);
     assert_eq!(segments(dir.path()).len(), 1);
     assert_eq!(w.size_bytes(), 52);
+    // Once that is delivered too, the segment is emptied and nothing is replayed.
+    w.ack(got[5].0).unwrap();
+    assert_eq!(w.size_bytes(), 0);
+    w.append(b"after", 1).unwrap();
+    drop(w);
+    let (mut w, report) = Wal::open(dir.path(), opts(1 << 20, 100, FullPolicy::Block)).unwrap();
+    assert_eq!((report.records, report.corrupt), (1, 0));
+    assert_eq!(drain(&mut w)[0].1, b"after".to_vec());
 }
 
 #[test]

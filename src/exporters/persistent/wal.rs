@@ -287,11 +287,17 @@ impl Wal {
     fn release(&mut self, segment: u64) -> Result<(), WalError> {
         let last = self.segments.len() - 1;
         if let Some(i) = self.segments.iter().position(|s| s.id == segment) {
-            let s = &self.segments[i];
+            let s = &mut self.segments[i];
             if i != last && s.acked >= s.records {
                 let s = self.segments.remove(i).expect("exists");
                 self.total_bytes -= s.len;
                 fs::remove_file(&s.path).map_err(io(&s.path))?;
+            } else if s.records > 0 && s.acked >= s.records {
+                // The active segment is fully delivered: empty it, so a restart
+                // replays nothing twice. Cheaper than a new file per batch.
+                s.file.set_len(0).map_err(io(&s.path))?;
+                self.total_bytes -= s.len;
+                (s.len, s.records, s.acked, s.read, s.read_pos, s.unread_items) = (0, 0, 0, 0, 0, 0);
             }
         }
         Ok(())
