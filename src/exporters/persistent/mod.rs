@@ -192,7 +192,7 @@ where
             if self.give_up.is_cancelled() {
                 break;
             }
-            let next = self.shared.wal().next();
+            let next = self.shared.wal().next_record();
             let rec = match next {
                 Ok(Some(r)) => r,
                 Ok(None) if closed => break,

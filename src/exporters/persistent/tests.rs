@@ -16,7 +16,7 @@ fn segments(dir: &std::path::Path) -> Vec<String> {
 }
 
 fn drain(w: &mut Wal) -> Vec<(u64, Vec<u8>)> {
-    std::iter::from_fn(|| w.next().unwrap()).map(|r| (r.segment, r.data)).collect()
+    std::iter::from_fn(|| w.next_record().unwrap()).map(|r| (r.segment, r.data)).collect()
 }
 
 #[test]
@@ -56,9 +56,9 @@ fn replays_unacked_records_after_reopen() {
         for i in 0..4u8 {
             w.append(&[i; 40], 3).unwrap();
         }
-        let r = w.next().unwrap().unwrap();
+        let r = w.next_record().unwrap().unwrap();
         w.ack(r.segment).unwrap();
-        w.next().unwrap().unwrap(); // read but not acked: must come back
+        w.next_record().unwrap().unwrap(); // read but not acked: must come back
         w.sync().unwrap();
     }
     let (mut w, report) = Wal::open(dir.path(), opts(1 << 20, 60, FullPolicy::Block)).unwrap();
@@ -122,8 +122,8 @@ fn corruption_after_open_is_reported_by_next() {
     let mut bytes = fs::read(&seg).unwrap();
     bytes[13] ^= 1;
     fs::write(&seg, bytes).unwrap();
-    assert!(matches!(w.next(), Err(WalError::Corrupt { .. })));
-    assert!(w.next().unwrap().is_none());
+    assert!(matches!(w.next_record(), Err(WalError::Corrupt { .. })));
+    assert!(w.next_record().unwrap().is_none());
     assert_eq!(w.unread(), 0);
 }
 
@@ -136,7 +136,7 @@ fn block_policy_refuses_when_full_until_acked() {
     }
     assert!(matches!(w.append(&[9; 40], 1), Err(WalError::Full { max: 200 })));
     assert!(matches!(w.append(&[0; 300], 1), Err(WalError::TooLarge(300))));
-    let r = w.next().unwrap().unwrap();
+    let r = w.next_record().unwrap().unwrap();
     w.ack(r.segment).unwrap();
     w.append(&[3; 40], 1).unwrap();
     assert_eq!(drain(&mut w).iter().map(|(_, d)| d[0]).collect::<Vec<_>>(), vec![1, 2, 3]);

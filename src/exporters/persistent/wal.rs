@@ -238,7 +238,7 @@ impl Wal {
     }
 
     /// The oldest record not yet handed out, if any.
-    pub fn next(&mut self) -> Result<Option<Record>, WalError> {
+    pub fn next_record(&mut self) -> Result<Option<Record>, WalError> {
         let Some(seg) = self.segments.iter_mut().find(|s| s.read < s.records) else {
             return Ok(None);
         };
