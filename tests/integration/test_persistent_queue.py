@@ -31,6 +31,7 @@ exporters:
     retry_on_failure: {initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0s}
     sending_queue: {num_consumers: 2, storage: file_storage/queue}
 service:
+  shutdown_timeout: 2s
   pipelines:
     traces: {receivers: [otlp], processors: [batch], exporters: [otlp/back]}
 """
@@ -286,3 +287,25 @@ def test_full_queue_with_drop_oldest_accepts_and_counts_what_it_drops(spawn, wor
     assert len(got) == want
     assert set(acked[-50:]) <= set(got)
     assert set(got) <= set(acked)
+
+
+def test_clean_shutdown_with_the_backend_down_keeps_the_queue_for_the_next_start(spawn, workdir):
+    grpc_port, back_port = free_port(), free_port()
+    queue_dir, out = workdir / "queue", workdir / "out.jsonl"
+    started = []
+    try:
+        f = front(workdir, "front", grpc_port, back_port, queue_dir, started)
+        acked = send(grpc_port, 500, "sigterm")
+        assert len(acked) == 500
+        assert f.stop(signal.SIGTERM) == 0
+        f.start()
+        assert f.metric_sum("aiotel_exporter_persistent_queue_events_total", event="replayed_items") == 500
+        spawn("back", back(back_port, out))
+        got = wait_until(lambda: (lambda d: d if acked <= set(d) else None)(delivered(out)), timeout=60,
+                         what="the spans kept over a clean shutdown")
+        assert set(got) == acked
+    finally:
+        for a in started:
+            if a.proc and a.proc.poll() is None:
+                a.proc.kill()
+                a.proc.wait()
