@@ -80,3 +80,29 @@ impl QueueSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> QueueSettings {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn persistent_and_storage_are_validated() {
+        let q = parse("persistent: {directory: /q, max_size_mib: 5, fsync_interval: 250ms, full_policy: drop_oldest}");
+        assert_eq!(q.validate(), Ok(()));
+        let p = q.persistent.unwrap();
+        assert_eq!((p.max_bytes(), p.fsync_interval.as_millis()), (5 << 20, 250));
+        assert_eq!(p.full_policy, super::super::persistent::FullPolicy::DropOldest);
+        let both = parse("{storage: file_storage/a, persistent: {directory: /q}}");
+        assert_eq!(both.validate(), Err("set either storage or persistent, not both".into()));
+        let other = parse("{storage: redis_storage}");
+        assert!(other.validate().unwrap_err().contains("only file_storage"));
+        assert_eq!(parse("persistent: {}").validate(), Err("persistent::directory: missing".into()));
+        let off = parse("{enabled: false, persistent: {directory: /q}}");
+        assert!(off.validate().unwrap_err().contains("enabled: true"));
+        assert!(serde_yaml_ng::from_str::<QueueSettings>("persistent: {directory: /q, max_size: 3}").is_err());
+    }
+}
