@@ -22,7 +22,12 @@ pub struct ServiceCtx {
     pub open_files: OpenFiles,
     /// Bumped on SIGHUP: components re-read their data files.
     pub reload: tokio::sync::watch::Sender<u64>,
+    /// Started `file_storage` extensions, by id, for persistent sending queues.
+    pub storages: Storages,
 }
+
+pub type Storages =
+    Arc<std::sync::Mutex<std::collections::HashMap<String, crate::exporters::persistent::PersistentSettings>>>;
 
 impl ServiceCtx {
     pub fn new() -> ServiceCtx {
@@ -31,6 +36,7 @@ impl ServiceCtx {
             health: Arc::new(Health::new()),
             open_files: Default::default(),
             reload: tokio::sync::watch::Sender::new(0),
+            storages: Default::default(),
         }
     }
 }

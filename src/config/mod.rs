@@ -7,6 +7,7 @@ mod env;
 mod error;
 mod merge;
 mod service;
+mod storage_refs;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,6 +149,7 @@ impl Validator<'_> {
                 self.issue(key, format!("unknown section; expected one of {}", SECTIONS.join(", ")));
             }
         }
+        let storage_refs = storage_refs::storage_refs(root.get("exporters"));
         let mut parsed: BTreeMap<&str, BTreeMap<ComponentId, Parsed>> = BTreeMap::new();
         for kind in [Kind::Receiver, Kind::Processor, Kind::Exporter, Kind::Connector, Kind::Extension] {
             let section = root.remove(kind.section()).unwrap_or(Value::Null);
@@ -175,6 +177,11 @@ impl Validator<'_> {
                 Ok(id) if self.declared.contains(&("extensions", id.clone())) => {}
                 Ok(_) => self.issue(path, format!("references extension {e:?} which is not configured")),
                 Err(m) => self.issue(path, m),
+            }
+        }
+        for (path, name) in storage_refs {
+            if !ComponentId::parse(&name).is_ok_and(|id| service_extensions.contains(&id)) {
+                self.issue(path, format!("storage extension {name:?} is not configured or not in service::extensions"));
             }
         }
         if !matches!(service.telemetry.logs.encoding.as_str(), "console" | "json") {

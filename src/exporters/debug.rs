@@ -50,7 +50,7 @@ impl ExporterConfig for DebugConfig {
     fn build(&self, id: &ComponentId, signal: Signal, ctx: &ServiceCtx) -> Result<ExporterHandle, String> {
         let queue = QueueSettings { num_consumers: 1, ..Default::default() };
         let retry = RetrySettings { enabled: false, ..Default::default() };
-        Ok(super::spawn(id, signal, DebugOut(self.verbosity), &queue, &retry, ctx))
+        super::spawn(id, signal, DebugOut(self.verbosity), &queue, &retry, ctx)
     }
 }
 

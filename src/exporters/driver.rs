@@ -20,11 +20,14 @@ pub fn spawn<S>(
     queue: &QueueSettings,
     retry: &RetrySettings,
     ctx: &ServiceCtx,
-) -> ExporterHandle
+) -> Result<ExporterHandle, String>
 where
     S: Service<Arc<Payload>, Response = u64, Error = PipelineError> + Clone + Send + 'static,
     S::Future: Send,
 {
+    if let Some(settings) = queue.persistent_settings(ctx)? {
+        return super::persistent::spawn(id, signal, svc, queue, &settings, retry, ctx);
+    }
     let (cap, workers) = if queue.enabled { (queue.queue_size, queue.num_consumers) } else { (1, 1) };
     let (tx, rx) = async_channel::bounded::<Batch>(cap);
     let counters = ctx.metrics.exporter(&id.to_string(), signal);
@@ -58,7 +61,7 @@ where
             let _ = t.await;
         }
     });
-    ExporterHandle { consumer, running: RunningExporter { id: name, signal, done, give_up } }
+    Ok(ExporterHandle { consumer, running: RunningExporter { id: name, signal, done, give_up } })
 }
 
 struct Worker<S> {
@@ -70,7 +73,7 @@ struct Worker<S> {
     give_up: CancellationToken,
 }
 
-enum Failure {
+pub(super) enum Failure {
     GaveUp,
     Failed(PipelineError),
 }
@@ -110,33 +113,49 @@ where
     }
 
     async fn export(&mut self, payload: Arc<Payload>) -> Result<u64, Failure> {
-        let started = std::time::Instant::now();
-        let mut backoff = Backoff::new(&self.retry);
-        loop {
-            let attempt = async {
-                let svc = self.svc.ready().await?;
-                svc.call(payload.clone()).await
-            };
-            let err = tokio::select! {
-                r = attempt => match r {
-                    Ok(rejected) => return Ok(rejected),
-                    Err(e) => e,
-                },
-                _ = self.give_up.cancelled() => return Err(Failure::GaveUp),
-            };
-            if !self.retry.enabled || !err.is_retryable() {
-                return Err(Failure::Failed(err));
-            }
-            let wait = backoff.next_wait(err.retry_after);
-            let max = self.retry.max_elapsed_time;
-            if !max.is_zero() && started.elapsed() + wait > max {
-                return Err(Failure::Failed(err));
-            }
-            tracing::info!(exporter = %self.id, error = %err, ?wait, "export failed; will retry");
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.give_up.cancelled() => return Err(Failure::GaveUp),
-            }
+        export(&self.id, &mut self.svc, &self.retry, &self.give_up, payload).await
+    }
+}
+
+/// One export of `payload`, retried as `retry` says until it succeeds,
+/// fails for good, or `give_up` is cancelled.
+pub(super) async fn export<S>(
+    id: &str,
+    svc: &mut S,
+    retry: &RetrySettings,
+    give_up: &CancellationToken,
+    payload: Arc<Payload>,
+) -> Result<u64, Failure>
+where
+    S: Service<Arc<Payload>, Response = u64, Error = PipelineError> + Send,
+    S::Future: Send,
+{
+    let started = std::time::Instant::now();
+    let mut backoff = Backoff::new(retry);
+    loop {
+        let attempt = async {
+            let svc = svc.ready().await?;
+            svc.call(payload.clone()).await
+        };
+        let err = tokio::select! {
+            r = attempt => match r {
+                Ok(rejected) => return Ok(rejected),
+                Err(e) => e,
+            },
+            _ = give_up.cancelled() => return Err(Failure::GaveUp),
+        };
+        if !retry.enabled || !err.is_retryable() {
+            return Err(Failure::Failed(err));
+        }
+        let wait = backoff.next_wait(err.retry_after);
+        let max = retry.max_elapsed_time;
+        if !max.is_zero() && started.elapsed() + wait > max {
+            return Err(Failure::Failed(err));
+        }
+        tracing::info!(exporter = %id, error = %err, ?wait, "export failed; will retry");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = give_up.cancelled() => return Err(Failure::GaveUp),
         }
     }
 }

@@ -60,7 +60,7 @@ impl ExporterConfig for FileConfig {
         let file = open(&self.path, self.append, &ctx.open_files)?;
         let queue = QueueSettings { num_consumers: 1, ..self.sending_queue.clone() };
         let retry = RetrySettings { enabled: false, ..Default::default() };
-        Ok(super::spawn(id, signal, FileOut { file, format: self.format }, &queue, &retry, ctx))
+        super::spawn(id, signal, FileOut { file, format: self.format }, &queue, &retry, ctx)
     }
 }
 

@@ -9,6 +9,7 @@ mod file;
 pub mod kafka;
 pub mod otlp_grpc;
 mod otlp_http;
+pub mod persistent;
 pub mod prometheus;
 mod prometheusremotewrite;
 mod queue;

@@ -137,7 +137,7 @@ impl ExporterConfig for OtlpGrpcConfig {
             compression: self.compression.codec(self.compression_params.level),
             timeout: self.timeout,
         };
-        Ok(super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx))
+        super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx)
     }
 }
 

@@ -118,7 +118,7 @@ impl ExporterConfig for OtlpHttpConfig {
         let client = self.tls.http_client(self.timeout, &self.headers)?;
         let compression = self.compression.codec(self.compression_params.level);
         let svc = OtlpHttp { client, url: Arc::from(url), encoding: self.encoding, compression };
-        Ok(super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx))
+        super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx)
     }
 }
 

@@ -49,6 +49,7 @@ pub struct SelfMetrics {
     cpu: Gauge<f64, AtomicU64>,
     undelivered: Counter,
     receiver_errors: Family<Labels, Counter>,
+    queue_events: Family<Labels, Counter>,
 }
 
 /// Counters a component increments on its hot path, resolved once.
@@ -109,7 +110,14 @@ impl SelfMetrics {
             "Messages or connections a receiver dropped as malformed, oversized or unauthorised",
             receiver_errors.clone(),
         );
+        let queue_events = Family::<Labels, Counter>::default();
+        reg.register(
+            "aiotel_exporter_persistent_queue_events",
+            "Persistent sending queue events, by kind: corrupt records skipped, items replayed after a restart",
+            queue_events.clone(),
+        );
         Arc::new(SelfMetrics {
+            queue_events,
             receiver_errors,
             registry: Mutex::new(reg),
             receiver_accepted,
@@ -157,6 +165,16 @@ impl SelfMetrics {
             undelivered: self.undelivered.clone(),
             ..Default::default()
         }
+    }
+
+    /// Counts an `event` of an exporter's persistent queue.
+    pub fn queue_event(&self, id: &str, signal: Signal, event: &str) -> Counter {
+        let l = vec![
+            ("exporter".to_string(), id.to_string()),
+            ("signal".to_string(), signal.to_string()),
+            ("event".to_string(), event.to_string()),
+        ];
+        self.queue_events.get_or_create(&l).clone()
     }
 
     /// Registers a queue; its size is read at every scrape.

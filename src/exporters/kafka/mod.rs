@@ -39,6 +39,6 @@ impl ExporterConfig for KafkaExporterConfig {
         let by_trace = signal == Signal::Traces && self.partition_traces_by_id;
         let svc = producer::KafkaProducer::new(self, self.topic(signal), self.encoding(signal), by_trace)?;
         tracing::info!(exporter = %id, topic = %self.topic(signal), brokers = ?self.brokers, "Kafka producer ready");
-        Ok(super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx))
+        super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx)
     }
 }

@@ -113,7 +113,7 @@ impl ExporterConfig for PrometheusConfig {
         // Updating the map is quick: no sending queue, the pipeline waits for it.
         let queue = QueueSettings { enabled: false, num_consumers: 1, ..Default::default() };
         let retry = RetrySettings { enabled: false, ..Default::default() };
-        let ExporterHandle { consumer, running } = super::spawn(id, signal, Sink { shared }, &queue, &retry, ctx);
+        let ExporterHandle { consumer, running } = super::spawn(id, signal, Sink { shared }, &queue, &retry, ctx)?;
         let RunningExporter { id, signal, done, give_up } = running;
         // Serve until everything upstream has drained into the map.
         let done = tokio::spawn(async move {

@@ -63,7 +63,7 @@ impl ExporterConfig for RemoteWriteConfig {
             deltas: Arc::new(Mutex::new((Store::new(DELTA_STATE_TTL), Instant::now()))),
             id: Arc::from(id.to_string().as_str()),
         };
-        Ok(super::spawn(id, signal, svc, &self.queue(), &self.retry_on_failure, ctx))
+        super::spawn(id, signal, svc, &self.queue(), &self.retry_on_failure, ctx)
     }
 }
 
