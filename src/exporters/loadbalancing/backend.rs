@@ -47,7 +47,16 @@ impl Backend {
             let id = ComponentId { ty: "loadbalancing".into(), name: Some(name.replace([':', '/'], "_")) };
             let h = super::super::spawn(&id, signal, svc, &queue, &retry, ctx)?;
             let consumer = h.consumer.clone();
-            return Ok(Backend::Persistent { consumer, running: h.detach() });
+            let running = h.detach();
+            // The shutdown deadline reaches the inner driver too.
+            let (outer, inner) = (give_up.clone(), running.give_up.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = outer.cancelled() => inner.cancel(),
+                    _ = inner.cancelled() => {}
+                }
+            });
+            return Ok(Backend::Persistent { consumer, running });
         }
         let (cap, workers) = if queue.enabled { (queue.queue_size, queue.num_consumers) } else { (1, 1) };
         let (tx, rx) = async_channel::bounded::<Batch>(cap);
@@ -112,6 +121,10 @@ impl Backend {
             Backend::Memory { tasks, .. } => tasks,
             Backend::Persistent { running, .. } => vec![running.done],
         }
+    }
+
+    pub fn is_persistent(&self) -> bool {
+        matches!(self, Backend::Persistent { .. })
     }
 
     /// The backend left the resolver: its workers hand every queued or

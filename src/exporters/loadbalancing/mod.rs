@@ -74,6 +74,9 @@ struct Lb {
     backends: BTreeMap<String, Backend>,
     /// Tasks of removed backends, still handing their batches back.
     retired: Vec<JoinHandle<()>>,
+    /// Removed backends with a disk queue: their log owns the directory, so
+    /// they keep it (and keep retrying) until the endpoint returns or shutdown.
+    parked: BTreeMap<String, Backend>,
     counters: ComponentCounters,
     give_up: CancellationToken,
     reroute_tx: async_channel::Sender<Batch>,
@@ -97,6 +100,7 @@ impl Lb {
             ring: Ring::default(),
             backends: BTreeMap::new(),
             retired: Vec::new(),
+            parked: BTreeMap::new(),
             counters,
             give_up,
             reroute_tx,
@@ -121,7 +125,9 @@ impl Lb {
             }
         }
         // The pipelines are done: close every queue and wait for it to drain.
-        let tasks: Vec<_> = std::mem::take(&mut self.backends).into_values().flat_map(Backend::close).collect();
+        let mut all = std::mem::take(&mut self.backends);
+        all.append(&mut self.parked);
+        let tasks: Vec<_> = all.into_values().flat_map(Backend::close).collect();
         for t in tasks.into_iter().chain(std::mem::take(&mut self.retired)) {
             let _ = t.await;
         }
@@ -151,6 +157,11 @@ impl Lb {
         let gone: Vec<String> = self.backends.keys().filter(|e| !endpoints.contains(e)).cloned().collect();
         for e in gone {
             if let Some(b) = self.backends.remove(&e) {
+                if b.is_persistent() {
+                    tracing::info!(exporter = %self.id, backend = %e, "backend removed; its disk queue is kept");
+                    self.parked.insert(e, b);
+                    continue;
+                }
                 tracing::info!(exporter = %self.id, backend = %e, "backend removed; re-routing its queue");
                 self.retired.extend(b.remove());
             }
@@ -158,6 +169,10 @@ impl Lb {
         self.retired.retain(|t| !t.is_finished());
         for e in endpoints {
             if self.backends.contains_key(&e) {
+                continue;
+            }
+            if let Some(b) = self.parked.remove(&e) {
+                self.backends.insert(e, b);
                 continue;
             }
             match Backend::start(&self.cfg, &self.id, &e, self.signal, &self.ctx, &self.give_up, &self.reroute_tx) {

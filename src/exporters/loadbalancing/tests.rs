@@ -96,3 +96,37 @@ resolver: {static: {hostnames: [x]}}",
     assert!(m.values().all(|n| *n == 3), "each trace whole, once: {m:?}");
     assert_eq!((counters.dropped.get(), counters.send_failed.get(), counters.enqueue_failed.get()), (0, 0, 0));
 }
+
+#[tokio::test]
+async fn a_persistent_queue_applies_to_each_backend() {
+    let sink = Sink::default();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    tokio::spawn(tonic::transport::Server::builder().add_service(TraceServiceServer::new(sink.clone())).serve(addr));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg: LoadBalancingConfig = serde_yaml_ng::from_str(&format!(
+        "protocol: {{otlp: {{tls: {{insecure: true}}, compression: none}}}}
+sending_queue: {{persistent: {{directory: {}}}}}
+resolver: {{static: {{hostnames: [x]}}}}",
+        dir.path().display()
+    ))
+    .unwrap();
+    let ctx = ServiceCtx::new();
+    let counters = ctx.metrics.exporter("loadbalancing", Signal::Traces);
+    let (mut lb, _rx) = Lb::new(cfg, "loadbalancing".into(), Signal::Traces, &ctx, counters, CancellationToken::new());
+    lb.apply(vec![format!("127.0.0.1:{port}")]);
+    let (ack, done) = Ack::new();
+    let mut b = batch(7, 4);
+    b.acks = vec![ack];
+    lb.route(b, false).await;
+    // Acknowledged once in the log, then delivered from it.
+    tokio::time::timeout(Duration::from_secs(10), done).await.unwrap().unwrap().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sink.0.lock().unwrap().get(&vec![7u8; 16]).copied() != Some(4) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(sink.0.lock().unwrap().get(&vec![7u8; 16]).copied(), Some(4));
+    let dirs: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    assert!(dirs[0].to_string_lossy().contains(&port.to_string()), "{dirs:?}");
+}
