@@ -78,6 +78,8 @@ struct Lb {
     /// they keep it (and keep retrying) until the endpoint returns or shutdown.
     parked: BTreeMap<String, Backend>,
     counters: ComponentCounters,
+    /// Items handed back by removed backends and routed again.
+    rerouted: prometheus_client::metrics::counter::Counter,
     give_up: CancellationToken,
     reroute_tx: async_channel::Sender<Batch>,
 }
@@ -92,6 +94,7 @@ impl Lb {
         give_up: CancellationToken,
     ) -> (Lb, async_channel::Receiver<Batch>) {
         let (reroute_tx, reroute_rx) = async_channel::bounded(REROUTE_CAPACITY);
+        let rerouted = ctx.metrics.queue_event(&id, signal, "rerouted_items");
         let lb = Lb {
             cfg,
             id,
@@ -101,6 +104,7 @@ impl Lb {
             backends: BTreeMap::new(),
             retired: Vec::new(),
             parked: BTreeMap::new(),
+            rerouted,
             counters,
             give_up,
             reroute_tx,
@@ -189,6 +193,9 @@ impl Lb {
     async fn route(&mut self, batch: Batch, rerouted: bool) {
         let Batch { payload, acks } = batch;
         let n = payload.item_count() as u64;
+        if rerouted {
+            self.rerouted.inc_by(n);
+        }
         let router =
             split::Router { ring: &self.ring, key: self.cfg.routing_key, attributes: &self.cfg.routing_attributes };
         let parts = match router.split(payload) {

@@ -70,5 +70,7 @@ mod tests {
         assert_eq!(r.interval(), Some(Duration::from_secs(5)));
         let got = r.resolve().await.unwrap();
         assert!(got.contains(&"127.0.0.1:1234".to_string()), "{got:?}");
+        let cfg: ResolverConfig = serde_yaml_ng::from_str("dns: {hostname: no-such-host.invalid}").unwrap();
+        assert!(Resolver::new(&cfg).resolve().await.unwrap_err().contains("no-such-host.invalid"));
     }
 }

@@ -165,4 +165,49 @@ mod tests {
         let none = Router { ring: &empty, key: RoutingKey::TraceId, attributes: &[] };
         assert!(none.split(Payload::Traces(vec![])).is_err());
     }
+
+    #[test]
+    fn service_and_attribute_keys_group_by_value() {
+        use aiotel_api::otlp::common::v1::AnyValue;
+        use aiotel_api::otlp::resource::v1::Resource;
+        let kv = |k: &str, v: &str| KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }),
+            ..Default::default()
+        };
+        let ring = Ring::new(&(0..5).map(|i| format!("h{i}:1")).collect::<Vec<_>>());
+        let rs = |svc: &str, tenants: &[&str]| ResourceSpans {
+            resource: Some(Resource { attributes: vec![kv("service.name", svc)], ..Default::default() }),
+            scope_spans: vec![ScopeSpans {
+                spans: tenants
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| Span {
+                        trace_id: vec![i as u8; 16],
+                        attributes: vec![kv("tenant", t)],
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let p = || Payload::Traces((0..20).map(|i| rs(&format!("svc{i}"), &["a", "b", "a", "b"])).collect());
+        // By service: each resource goes whole to the owner of its service name.
+        let by_svc = Router { ring: &ring, key: RoutingKey::Service, attributes: &[] }.split(p()).unwrap();
+        for (owner, part) in &by_svc {
+            let Payload::Traces(rss) = part else { panic!() };
+            for r in rss {
+                let svc = service(&r.resource.as_ref().unwrap().attributes);
+                assert_eq!(ring.owner(svc.as_bytes()), Some(owner.as_str()));
+                assert_eq!(r.scope_spans[0].spans.len(), 4);
+            }
+        }
+        // By attribute: at most two owners, one per tenant value.
+        let attrs = vec!["tenant".to_string()];
+        let by_attr = Router { ring: &ring, key: RoutingKey::Attributes, attributes: &attrs }.split(p()).unwrap();
+        assert!(by_attr.len() <= 2);
+        let total: usize = by_attr.values().map(|p| p.item_count()).sum();
+        assert_eq!(total, 80);
+    }
 }

@@ -95,6 +95,7 @@ resolver: {static: {hostnames: [x]}}",
     assert_eq!(m.len(), 60, "every trace arrives");
     assert!(m.values().all(|n| *n == 3), "each trace whole, once: {m:?}");
     assert_eq!((counters.dropped.get(), counters.send_failed.get(), counters.enqueue_failed.get()), (0, 0, 0));
+    assert_eq!(lb.rerouted.get(), dead_owned as u64 * 3);
 }
 
 #[tokio::test]
