@@ -7,6 +7,7 @@ mod driver;
 pub mod encode;
 mod file;
 pub mod kafka;
+pub mod loadbalancing;
 pub mod otlp_grpc;
 mod otlp_http;
 pub mod persistent;
@@ -30,6 +31,7 @@ pub use retry::RetrySettings;
 pub fn factories() -> Vec<Factory> {
     let mut f = vec![otlp_grpc::factory(), otlp_http::factory(), debug::factory(), file::factory()];
     f.extend([prometheus::factory(), prometheusremotewrite::factory(), kafka::factory()]);
+    f.push(loadbalancing::factory());
     f
 }
 

@@ -89,7 +89,7 @@ fn parse(raw: Value, _base: &Path) -> Result<Parsed, Vec<(String, String)>> {
     }
 }
 
-fn uri(cfg: &OtlpGrpcConfig) -> Result<String, String> {
+pub(super) fn uri(cfg: &OtlpGrpcConfig) -> Result<String, String> {
     let e = &cfg.endpoint;
     let full = if e.contains("://") {
         e.clone()
@@ -104,6 +104,14 @@ fn uri(cfg: &OtlpGrpcConfig) -> Result<String, String> {
 
 impl ExporterConfig for OtlpGrpcConfig {
     fn build(&self, id: &ComponentId, signal: Signal, ctx: &ServiceCtx) -> Result<ExporterHandle, String> {
+        let svc = self.service(signal)?;
+        super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx)
+    }
+}
+
+impl OtlpGrpcConfig {
+    /// The bare export service, without a queue: the `loadbalancing` exporter runs one per backend.
+    pub(super) fn service(&self, signal: Signal) -> Result<OtlpGrpc, String> {
         let uri = uri(self)?;
         let mut ep = Endpoint::from_shared(uri.clone()).map_err(|e| e.to_string())?.timeout(self.timeout);
         if uri.starts_with("https://") {
@@ -137,12 +145,12 @@ impl ExporterConfig for OtlpGrpcConfig {
             compression: self.compression.codec(self.compression_params.level),
             timeout: self.timeout,
         };
-        super::spawn(id, signal, svc, &self.sending_queue, &self.retry_on_failure, ctx)
+        Ok(svc)
     }
 }
 
 #[derive(Clone)]
-struct OtlpGrpc {
+pub(super) struct OtlpGrpc {
     channel: Channel,
     path: &'static str,
     headers: Arc<http::HeaderMap>,
