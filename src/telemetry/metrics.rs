@@ -112,8 +112,8 @@ impl SelfMetrics {
         );
         let queue_events = Family::<Labels, Counter>::default();
         reg.register(
-            "aiotel_exporter_persistent_queue_events",
-            "Persistent sending queue events, by kind: corrupt records skipped, items replayed after a restart",
+            "aiotel_exporter_queue_events",
+            "Sending queue events, by kind: corrupt records skipped and items replayed (persistent queue), items re-routed (loadbalancing)",
             queue_events.clone(),
         );
         Arc::new(SelfMetrics {

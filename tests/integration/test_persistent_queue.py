@@ -100,7 +100,7 @@ def test_acknowledged_spans_survive_sigkills_and_a_down_backend(spawn, workdir):
             f.start()
         assert len(acked) == 2 * ROUND, f"aiotel refused spans while the backend was down: {2 * ROUND - len(acked)}"
         # The log held everything across both kills.
-        replayed = f.metric_sum("aiotel_exporter_persistent_queue_events_total", event="replayed_items")
+        replayed = f.metric_sum("aiotel_exporter_queue_events_total", event="replayed_items")
         assert replayed >= 2 * ROUND, replayed
         assert "replaying what was not acknowledged" in f.logs()
 
@@ -151,7 +151,7 @@ def test_corrupt_segments_are_reported_and_skipped(spawn, workdir):
     started = []
     try:
         f = front(workdir, "front", grpc_port, back_port, queue_dir, started)
-        assert f.metric_sum("aiotel_exporter_persistent_queue_events_total", event="corrupt_records") == 2
+        assert f.metric_sum("aiotel_exporter_queue_events_total", event="corrupt_records") == 2
         assert "torn or corrupt record" in f.logs()
         assert send(grpc_port, 5, "after-crash")
         want = {span_key(s) for s in good}
@@ -303,7 +303,7 @@ def test_clean_shutdown_with_the_backend_down_keeps_the_queue_for_the_next_start
         assert len(acked) == 500
         assert f.stop(signal.SIGTERM) == 0
         f.start()
-        assert f.metric_sum("aiotel_exporter_persistent_queue_events_total", event="replayed_items") == 500
+        assert f.metric_sum("aiotel_exporter_queue_events_total", event="replayed_items") == 500
         spawn("back", back(back_port, out))
         got = wait_until(lambda: (lambda d: d if acked <= set(d) else None)(delivered(out)), timeout=60,
                          what="the spans kept over a clean shutdown")
