@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use aiotel_api::{Batch, Payload, PipelineError, Signal};
+use aiotel_api::{Ack, Batch, Payload, PipelineError, Signal};
 use tokio_util::sync::CancellationToken;
 use tower::{Service, ServiceExt};
 
@@ -78,6 +78,38 @@ pub(super) enum Failure {
     Failed(PipelineError),
 }
 
+/// Counts how an export of `n` items ended and answers the acks of its data.
+pub(super) fn settle(id: &str, counters: &ComponentCounters, n: u64, acks: Vec<Ack>, outcome: Result<u64, Failure>) {
+    let err = match outcome {
+        Ok(rejected) => {
+            count_sent(counters, n, rejected);
+            acks.into_iter().for_each(Ack::ok);
+            return;
+        }
+        Err(Failure::GaveUp) => {
+            counters.dropped.inc_by(n);
+            counters.undelivered.inc_by(n);
+            tracing::warn!(exporter = %id, items = n, "shutdown deadline passed; data not delivered");
+            PipelineError::shutting_down()
+        }
+        Err(Failure::Failed(e)) => count_failed(id, counters, n, e),
+    };
+    acks.into_iter().for_each(|a| a.fail(err.clone()));
+}
+
+/// `rejected` of the `n` items were refused by the backend (partial success).
+pub(super) fn count_sent(counters: &ComponentCounters, n: u64, rejected: u64) {
+    counters.sent.inc_by(n.saturating_sub(rejected));
+    counters.send_failed.inc_by(rejected.min(n));
+}
+
+/// Counts and logs a permanent failure; returns the error for the acks.
+pub(super) fn count_failed(id: &str, counters: &ComponentCounters, n: u64, e: PipelineError) -> PipelineError {
+    counters.send_failed.inc_by(n);
+    tracing::error!(exporter = %id, items = n, error = %e, "export failed; data dropped");
+    e
+}
+
 impl<S> Worker<S>
 where
     S: Service<Arc<Payload>, Response = u64, Error = PipelineError> + Send,
@@ -89,26 +121,7 @@ where
             let Batch { payload, acks } = batch;
             let outcome =
                 if self.give_up.is_cancelled() { Err(Failure::GaveUp) } else { self.export(Arc::new(payload)).await };
-            let err = match outcome {
-                Ok(rejected) => {
-                    self.counters.sent.inc_by(n.saturating_sub(rejected));
-                    self.counters.send_failed.inc_by(rejected.min(n));
-                    acks.into_iter().for_each(|a| a.ok());
-                    continue;
-                }
-                Err(Failure::GaveUp) => {
-                    self.counters.dropped.inc_by(n);
-                    self.counters.undelivered.inc_by(n);
-                    tracing::warn!(exporter = %self.id, items = n, "shutdown deadline passed; data not delivered");
-                    PipelineError::shutting_down()
-                }
-                Err(Failure::Failed(e)) => {
-                    self.counters.send_failed.inc_by(n);
-                    tracing::error!(exporter = %self.id, items = n, error = %e, "export failed; data dropped");
-                    e
-                }
-            };
-            acks.into_iter().for_each(|a| a.fail(err.clone()));
+            settle(&self.id, &self.counters, n, acks, outcome);
         }
     }
 

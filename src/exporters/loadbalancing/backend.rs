@@ -6,7 +6,7 @@ use aiotel_api::{Batch, PipelineError, Signal};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::super::driver::{export, Failure};
+use super::super::driver::{export, settle, Failure};
 use super::super::otlp_grpc::OtlpGrpc;
 use super::super::{QueueSettings, RetrySettings, RunningExporter};
 use super::config::LoadBalancingConfig;
@@ -163,31 +163,13 @@ impl Worker {
             } else {
                 export(&self.id, &mut self.svc, &self.retry, &self.removed, payload.clone()).await
             };
-            let err = match outcome {
-                Ok(rejected) => {
-                    self.counters.sent.inc_by(n.saturating_sub(rejected));
-                    self.counters.send_failed.inc_by(rejected.min(n));
-                    acks.into_iter().for_each(|a| a.ok());
-                    continue;
-                }
-                Err(Failure::GaveUp) if !self.give_up.is_cancelled() => {
-                    let payload = Arc::try_unwrap(payload).unwrap_or_else(|p| (*p).clone());
-                    self.hand_back(Batch::new(payload, acks)).await;
-                    continue;
-                }
-                Err(Failure::GaveUp) => {
-                    self.counters.dropped.inc_by(n);
-                    self.counters.undelivered.inc_by(n);
-                    tracing::warn!(exporter = %self.id, items = n, "shutdown deadline passed; data not delivered");
-                    PipelineError::shutting_down()
-                }
-                Err(Failure::Failed(e)) => {
-                    self.counters.send_failed.inc_by(n);
-                    tracing::error!(exporter = %self.id, items = n, error = %e, "export failed; data dropped");
-                    e
-                }
-            };
-            acks.into_iter().for_each(|a| a.fail(err.clone()));
+            // A retry given up on because the backend left: its data goes to the new owner.
+            if matches!(outcome, Err(Failure::GaveUp)) && !self.give_up.is_cancelled() {
+                let payload = Arc::try_unwrap(payload).unwrap_or_else(|p| (*p).clone());
+                self.hand_back(Batch::new(payload, acks)).await;
+                continue;
+            }
+            settle(&self.id, &self.counters, n, acks, outcome);
         }
     }
 

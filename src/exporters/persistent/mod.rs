@@ -16,7 +16,7 @@ use tower::Service;
 pub use config::{FullPolicy, PersistentSettings};
 use wal::{Wal, WalError, WalOptions};
 
-use super::driver::{export, Failure};
+use super::driver::{count_failed, count_sent, export, Failure};
 use super::{ExporterHandle, QueueSettings, RetrySettings, RunningExporter};
 use crate::components::ComponentId;
 use crate::pipeline::{Consumer, OnFull};
@@ -215,13 +215,9 @@ where
             };
             let n = rec.items as u64;
             match export(&self.id, &mut self.svc, &self.retry, &self.give_up, Arc::new(payload)).await {
-                Ok(rejected) => {
-                    self.counters.sent.inc_by(n.saturating_sub(rejected));
-                    self.counters.send_failed.inc_by(rejected.min(n));
-                }
+                Ok(rejected) => count_sent(&self.counters, n, rejected),
                 Err(Failure::Failed(e)) => {
-                    self.counters.send_failed.inc_by(n);
-                    tracing::error!(exporter = %self.id, items = n, error = %e, "export failed; data dropped");
+                    count_failed(&self.id, &self.counters, n, e);
                 }
                 // Not acknowledged: it stays in the log for the next start.
                 Err(Failure::GaveUp) => {
