@@ -22,7 +22,7 @@ use crate::components::{
     ReceiverConfig, Registry,
 };
 pub use error::{ConfigErrors, ConfigIssue};
-pub use service::{PipelineConfig, PipelineId, TelemetryConfig};
+pub use service::{Acknowledgements, PipelineConfig, PipelineId, TelemetryConfig};
 use service::{RawPipeline, RawService};
 use yaml::{LineIndex, Value};
 
@@ -340,7 +340,8 @@ impl Validator<'_> {
             let receivers = resolve(&raw.receivers, "receivers", Kind::Receiver, self);
             let processors = resolve(&raw.processors, "processors", Kind::Processor, self);
             let exporters = resolve(&raw.exporters, "exporters", Kind::Exporter, self);
-            out.insert(PipelineId { signal, name }, PipelineConfig { receivers, processors, exporters });
+            let acknowledgements = raw.acknowledgements;
+            out.insert(PipelineId { signal, name }, PipelineConfig { receivers, processors, exporters, acknowledgements });
         }
         for (id, parsed) in connectors {
             let Parsed::Connector(c) = parsed else { continue };

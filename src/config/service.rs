@@ -28,6 +28,22 @@ pub struct RawPipeline {
     pub receivers: Vec<String>,
     pub processors: Vec<String>,
     pub exporters: Vec<String>,
+    pub acknowledgements: Acknowledgements,
+}
+
+/// When a receiver may answer its client for data of this pipeline.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Acknowledgements {
+    /// Once every exporter's sending queue has taken the data, in memory or
+    /// on disk (the Collector's behaviour): fast, but an in-memory queue's
+    /// content is lost in a crash.
+    #[default]
+    Accepted,
+    /// Only once every exporter has delivered the data or written it to a
+    /// persistent queue; buffering processors hold the answer until they
+    /// release the data. The worst outcome of a fan-out wins.
+    Durable,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +51,7 @@ pub struct PipelineConfig {
     pub receivers: Vec<ComponentId>,
     pub processors: Vec<ComponentId>,
     pub exporters: Vec<ComponentId>,
+    pub acknowledgements: Acknowledgements,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

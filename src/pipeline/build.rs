@@ -6,7 +6,7 @@ use tokio::task::JoinHandle;
 
 use super::{runner, Consumer, Consumers, Fanout, Observer, OnFull, Shared};
 use crate::components::ComponentId;
-use crate::config::{Config, PipelineId};
+use crate::config::{Acknowledgements, Config, PipelineId};
 use crate::exporters::{ExporterHandle, RunningExporter};
 use crate::service::ServiceCtx;
 use crate::telemetry::ComponentCounters;
@@ -101,7 +101,7 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
                     connector_inputs.insert((cid.clone(), from, to), consumer);
                     proc
                 };
-                pipelines.push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets, Vec::new()), stats))));
+                pipelines.push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets, Vec::new()), stats, false))));
             }
         }
     }
@@ -145,7 +145,7 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
             pipeline: pid.to_string(),
             processor_ids: p.processors.iter().map(|x| x.to_string()).collect(),
         };
-        pipelines.push((pid.to_string(), tokio::spawn(runner::run(rx, procs, Fanout(outs, observers), stats))));
+        pipelines.push((pid.to_string(), tokio::spawn(runner::run(rx, procs, Fanout(outs, observers), stats, p.acknowledgements == Acknowledgements::Durable))));
     }
 
     drop(connector_inputs);

@@ -38,7 +38,7 @@ impl Consumer {
     }
 
     pub async fn consume(&self, mut batch: Batch) {
-        let acks = if self.ack_on_enqueue { std::mem::take(&mut batch.acks) } else { Vec::new() };
+        let acks = if self.ack_on_enqueue { batch.take_settleable_acks() } else { Vec::new() };
         let sent = match self.on_full {
             OnFull::Refuse => self.tx.try_send(batch).map_err(|e| match e {
                 async_channel::TrySendError::Full(b) => (b, PipelineError::unavailable("queue is full, retry later")),

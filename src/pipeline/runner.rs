@@ -32,6 +32,7 @@ pub async fn run(
     mut processors: Vec<Box<dyn Processor>>,
     out: Fanout,
     stats: StatsSink,
+    durable: bool,
 ) {
     const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
     let mut published = std::time::Instant::now();
@@ -55,7 +56,10 @@ pub async fn run(
             },
             None => input.recv().await.ok(),
         };
-        let Some(b) = batch else { break };
+        let Some(mut b) = batch else { break };
+        if durable {
+            b.acks.iter_mut().for_each(aiotel_api::Ack::set_durable);
+        }
         dispatch(&mut processors, vec![b], &out).await;
         if input.is_empty() {
             fire(&mut processors, &out, |p, buf| p.on_idle(buf)).await;

@@ -112,3 +112,17 @@ def test_default_config_validates_and_components_lists_types():
     for t in ["otlp", "batch", "memory_limiter", "otlphttp", "debug", "file", "forward", "health_check"]:
         assert f"  {t} " in r.stdout, t
     assert "stable" in r.stdout and "beta" in r.stdout
+
+
+def test_pipeline_acknowledgements_mode_is_checked(tmp_path):
+    cfg = tmp_path / "acks.yaml"
+    base = ("receivers:\n  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:0'}}}\nexporters:\n  debug: {}\n"
+            "service:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug], acknowledgements: MODE}\n")
+    cfg.write_text(base.replace("MODE", "always"))
+    r = validate(cfg)
+    assert r.returncode != 0
+    assert ("service::pipelines::traces::acknowledgements: unknown variant `always`, "
+            "expected `accepted` or `durable`") in r.stderr
+    for mode in ("accepted", "durable"):
+        cfg.write_text(base.replace("MODE", mode))
+        assert validate(cfg).returncode == 0, mode

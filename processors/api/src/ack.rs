@@ -10,9 +10,15 @@ use crate::PipelineError;
 /// [`AckReceiver`] resolves once every clone has been settled; the worst
 /// outcome wins. An ack dropped without being settled counts as a failure,
 /// so data can never vanish silently.
+///
+/// A *durable* ack belongs to a pipeline configured with
+/// `acknowledgements: durable`: an in-memory queue or a buffering processor
+/// must not settle it when it takes the data, only once the data has been
+/// delivered or written to a persistent queue.
 pub struct Ack {
     shared: Arc<Shared>,
     settled: bool,
+    durable: bool,
 }
 
 struct Shared {
@@ -39,7 +45,17 @@ impl Ack {
     pub fn new() -> (Ack, AckReceiver) {
         let (tx, rx) = oneshot::channel();
         let shared = Arc::new(Shared { outcome: Mutex::new(None), tx: Mutex::new(Some(tx)) });
-        (Ack { shared, settled: false }, rx)
+        (Ack { shared, settled: false, durable: false }, rx)
+    }
+
+    /// Whether only delivery or a write to disk may settle this ack.
+    pub fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Marks the ack durable; its clones inherit that.
+    pub fn set_durable(&mut self) {
+        self.durable = true;
     }
 
     /// The data has been delivered, or handed to a queue that owns it now.
@@ -64,7 +80,7 @@ impl Ack {
 
 impl Clone for Ack {
     fn clone(&self) -> Self {
-        Ack { shared: self.shared.clone(), settled: false }
+        Ack { shared: self.shared.clone(), settled: false, durable: self.durable }
     }
 }
 
@@ -106,5 +122,23 @@ mod tests {
         c.fail(PipelineError::permanent("bad"));
         let err = rx.try_recv().unwrap().unwrap_err();
         assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn only_non_durable_acks_are_settleable_and_clones_inherit_durability() {
+        use crate::{Batch, Payload};
+        let (mut d, mut drx) = Ack::new();
+        d.set_durable();
+        let (p, mut prx) = Ack::new();
+        let mut b = Batch::new(Payload::Traces(Vec::new()), vec![d.clone(), p]);
+        d.ok();
+        let settle = b.take_settleable_acks();
+        assert_eq!((settle.len(), b.acks.len()), (1, 1));
+        assert!(b.acks[0].is_durable() && !settle[0].is_durable());
+        settle.into_iter().for_each(Ack::ok);
+        assert!(prx.try_recv().unwrap().is_ok());
+        assert!(drx.try_recv().is_err(), "the durable ack still waits");
+        b.ok();
+        assert!(drx.try_recv().unwrap().is_ok());
     }
 }

@@ -226,6 +226,17 @@ impl Batch {
         self.acks.into_iter().for_each(Ack::ok);
     }
 
+    /// Removes and returns the acks that a stage may settle once it owns the
+    /// data (all but the durable ones, which wait for delivery or disk).
+    pub fn take_settleable_acks(&mut self) -> Vec<Ack> {
+        if self.acks.iter().all(|a| !a.is_durable()) {
+            return std::mem::take(&mut self.acks);
+        }
+        let (durable, rest) = std::mem::take(&mut self.acks).into_iter().partition(Ack::is_durable);
+        self.acks = durable;
+        rest
+    }
+
     pub fn fail(self, err: &crate::PipelineError) {
         self.acks.into_iter().for_each(|a| a.fail(err.clone()));
     }

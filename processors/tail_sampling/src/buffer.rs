@@ -7,6 +7,7 @@ use std::mem::size_of;
 use std::time::Instant;
 
 use aiotel_api::otlp::trace::v1::Span;
+use aiotel_api::Ack;
 
 use crate::intern::Groups;
 use crate::trace_state::{SpanDelta, TraceId, TraceState};
@@ -70,6 +71,7 @@ impl Buffer {
         run: &[Span],
         lens: &[(usize, usize)],
         deltas: &[SpanDelta],
+        acks: &[Ack],
         deadline: Instant,
     ) -> usize {
         let t = self.traces.entry(id).or_insert_with(|| {
@@ -79,6 +81,7 @@ impl Buffer {
             TraceState::new(self.next_seq)
         });
         let before = t.heap_bytes();
+        t.acks.extend(acks.iter().cloned());
         t.reserve(lens.iter().map(|l| l.0).sum());
         for ((span, &(_, len)), d) in run.iter().zip(lens).zip(deltas) {
             t.push(group, span, len, d);

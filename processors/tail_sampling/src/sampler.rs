@@ -45,6 +45,10 @@ pub struct TailSampler {
     /// Scratch for one run of spans: record lengths and ingest results.
     lens: Vec<(usize, usize)>,
     deltas: Vec<SpanDelta>,
+    /// Durable acks of the batch being ingested, cloned onto each trace it touches.
+    held: Vec<Ack>,
+    /// Durable acks of the spans in `out`, sent on with them.
+    out_acks: Vec<Ack>,
 }
 
 impl TailSampler {
@@ -84,6 +88,8 @@ impl TailSampler {
             stats: Stats::default(),
             lens: Vec::new(),
             deltas: Vec::new(),
+            held: Vec::new(),
+            out_acks: Vec::new(),
         })
     }
 
@@ -144,7 +150,7 @@ impl TailSampler {
         for s in run.iter() {
             self.deltas.push(self.ingest.span(s, res_bits));
         }
-        let size = self.buffer.push_run(id, group, run, &self.lens, &self.deltas, deadline);
+        let size = self.buffer.push_run(id, group, run, &self.lens, &self.deltas, &self.held, deadline);
         if size > self.max_trace {
             self.decide(id, now, Why::OverCap);
         }
@@ -160,6 +166,7 @@ impl TailSampler {
                     tag(&mut span, &p.stats.name);
                 }
                 self.out.add(&self.buffer.groups, group, span);
+                self.out_acks.extend(self.held.iter().cloned());
                 self.stats.late_spans_sampled += 1;
             }
             Cached::NotSampled => self.stats.late_spans_dropped += 1,
@@ -175,7 +182,7 @@ impl TailSampler {
     /// Decides one pending trace on what has arrived, releases its spans and
     /// remembers the decision for late spans.
     fn decide(&mut self, id: TraceId, now: Instant, why: Why) {
-        let Some(trace) = self.buffer.remove(&id) else { return };
+        let Some(mut trace) = self.buffer.remove(&id) else { return };
         let v = if why == Why::Shutdown && self.drop_on_shutdown {
             Verdict::NotSampled
         } else {
@@ -202,6 +209,13 @@ impl TailSampler {
             Why::OverCap => s.decided_over_trace_cap += 1,
             Why::Due | Why::Shutdown => {}
         }
+        let acks = std::mem::take(&mut trace.acks);
+        if keep.is_some() {
+            self.out_acks.extend(acks);
+        } else {
+            acks.into_iter().for_each(Ack::ok);
+        }
+        let s = &mut self.stats;
         if keep.is_some() {
             s.traces_sampled += 1;
             s.spans_sampled += trace.spans as u64;
@@ -214,8 +228,10 @@ impl TailSampler {
 
     /// Hands kept spans on; header ids freed during this call become reusable.
     fn emit(&mut self, out: &mut Vec<Batch>) {
-        if let Some(p) = self.out.take() {
-            out.push(Batch::new(p, Vec::new()));
+        let acks = std::mem::take(&mut self.out_acks);
+        match self.out.take() {
+            Some(p) => out.push(Batch::new(p, acks)),
+            None => acks.into_iter().for_each(Ack::ok),
         }
         self.buffer.groups.recycle();
         self.buffer.trim();
@@ -243,18 +259,21 @@ impl Processor for TailSampler {
     }
 
     fn process(&mut self, batch: Batch, out: &mut Vec<Batch>) {
-        let Batch { payload, acks } = batch;
-        match payload {
-            Payload::Traces(rs) => {
+        let mut batch = batch;
+        match batch.payload {
+            Payload::Traces(ref mut rs) => {
+                let rs = std::mem::take(rs);
                 let now = (self.clock)();
+                // The buffer owns the data now (a trace that did not fit was
+                // decided early rather than refused): only durable acks wait.
+                batch.take_settleable_acks().into_iter().for_each(Ack::ok);
+                self.held = batch.acks;
                 self.ingest(rs, now);
-                // The buffer owns the data now; a trace that did not fit was
-                // decided early rather than refused.
-                acks.into_iter().for_each(Ack::ok);
+                std::mem::take(&mut self.held).into_iter().for_each(Ack::ok);
                 self.emit(out);
             }
             // Only traces are sampled; anything else passes through untouched.
-            other => out.push(Batch::new(other, acks)),
+            _ => out.push(batch),
         }
     }
 

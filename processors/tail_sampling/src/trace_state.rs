@@ -4,7 +4,10 @@
 use prost::encoding::{decode_varint, encode_varint, encoded_len_varint};
 use prost::Message;
 
+use std::mem::size_of;
+
 use aiotel_api::otlp::trace::v1::Span;
+use aiotel_api::Ack;
 
 /// A trace id; hashed as one `u128` (a byte array hashes its length and bytes, slower).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +65,9 @@ pub(crate) struct TraceState {
     /// Tool-name hash and call count; only with a `genai_loop` tool limit.
     /// Exact-size: a trace calls few distinct tools.
     pub tools: Option<Box<[(u32, u32)]>>,
+    /// Durable acks of the requests that brought these spans: settled only
+    /// when the trace is decided (dropped) or its kept spans are delivered.
+    pub acks: Vec<Ack>,
 }
 
 impl TraceState {
@@ -77,12 +83,13 @@ impl TraceState {
             spans: 0,
             llm_calls: 0,
             tools: None,
+            acks: Vec::new(),
         }
     }
 
     /// Heap bytes this trace owns.
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.tools.as_ref().map_or(0, |t| t.len() * 8)
+        self.buf.capacity() + self.tools.as_ref().map_or(0, |t| t.len() * 8) + self.acks.capacity() * size_of::<Ack>()
     }
 
     /// Makes room for `need` more record bytes (one allocation per batch).

@@ -87,7 +87,7 @@ impl Backend {
             Backend::Persistent { consumer, .. } => consumer.consume(batch).await,
             Backend::Memory { tx, queue, .. } => {
                 let ack_now = queue.enabled;
-                let acks = if ack_now { std::mem::take(&mut batch.acks) } else { Vec::new() };
+                let acks = if ack_now { batch.take_settleable_acks() } else { Vec::new() };
                 let res = if rerouted || queue.block_on_overflow || !queue.enabled {
                     tx.send(batch).await.map_err(|e| (e.0, PipelineError::shutting_down()))
                 } else {

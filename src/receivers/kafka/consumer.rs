@@ -8,7 +8,8 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::message::{Message, OwnedMessage};
 use tokio_util::sync::CancellationToken;
 
 use super::config::{Encoding, InitialOffset, KafkaReceiverConfig};
@@ -19,8 +20,11 @@ use crate::telemetry::ComponentCounters;
 
 /// How long shutdown waits for the pipeline to answer for the messages in hand.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Messages handed to the pipeline and not yet answered, per signal.
-const IN_FLIGHT: usize = 32;
+/// Messages handed to the pipeline and not yet answered, per signal. With
+/// `acknowledgements: durable` an answer can wait for a tail-sampling
+/// decision, so the window is wide and bounded by bytes as well.
+const IN_FLIGHT: usize = 8192;
+const IN_FLIGHT_BYTES: usize = 64 << 20;
 
 pub struct SignalConsumer {
     pub id: String,
@@ -79,19 +83,26 @@ impl SignalConsumer {
         // the order they were received, so a committed offset never passes a
         // message that has not been accepted.
         let mut inflight = FuturesOrdered::new();
+        let mut inflight_bytes = 0usize;
         let mut interrupted = false;
         loop {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
                 Some((m, outcome)) = inflight.next(), if !inflight.is_empty() => {
+                    inflight_bytes -= size(&m);
                     if !self.finish(&m, outcome, &stop).await {
                         interrupted = true;
                         break;
                     }
                 }
-                r = self.consumer.recv(), if inflight.len() < IN_FLIGHT => match r {
-                    Ok(m) => inflight.push_back(self.first_attempt(m)),
+                r = self.consumer.recv(), if inflight.len() < IN_FLIGHT && inflight_bytes < IN_FLIGHT_BYTES => match r {
+                    // Detached: a held message would pin librdkafka's whole fetch buffer.
+                    Ok(m) => {
+                        let m = m.detach();
+                        inflight_bytes += size(&m);
+                        inflight.push_back(self.first_attempt(m));
+                    }
                     Err(e) => {
                         // Broker down, unknown topic, rebalance trouble: librdkafka keeps trying.
                         tracing::warn!(receiver = %self.id, error = %e, "Kafka consumer error");
@@ -125,7 +136,7 @@ impl SignalConsumer {
         tracing::info!(receiver = %id, "Kafka consumer closed");
     }
 
-    async fn first_attempt<'a>(&self, m: BorrowedMessage<'a>) -> (BorrowedMessage<'a>, Outcome) {
+    async fn first_attempt(&self, m: OwnedMessage) -> (OwnedMessage, Outcome) {
         let outcome = match decode(self.signal, self.encoding, m.payload().unwrap_or_default()) {
             Ok(p) => Outcome::Ingested(ingest(&self.out, &self.counters, p).await.map(|_| ())),
             Err(e) => Outcome::Malformed(e.to_string()),
@@ -136,7 +147,7 @@ impl SignalConsumer {
     /// Marks a message once the pipeline accepted it, offering it again while
     /// the pipeline refuses. Returns false when shutdown interrupted that (the
     /// message stays unmarked and is delivered again later).
-    async fn finish(&self, m: &BorrowedMessage<'_>, outcome: Outcome, stop: &CancellationToken) -> bool {
+    async fn finish(&self, m: &OwnedMessage, outcome: Outcome, stop: &CancellationToken) -> bool {
         let mut res = match outcome {
             Outcome::Malformed(e) => {
                 // Skipped and marked: a poison message must not hold its partition.
@@ -182,15 +193,21 @@ impl SignalConsumer {
         }
     }
 
-    fn mark(&self, m: &BorrowedMessage<'_>) {
+    fn mark(&self, m: &OwnedMessage) {
         let res = if self.cfg.autocommit.enable {
-            self.consumer.store_offset_from_message(m)
+            self.consumer.store_offset(m.topic(), m.partition(), m.offset())
         } else {
-            self.consumer.commit_message(m, CommitMode::Async)
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(m.topic(), m.partition(), Offset::Offset(m.offset() + 1))
+                .and_then(|()| self.consumer.commit(&tpl, CommitMode::Async))
         };
         if let Err(e) = res {
             // The partition was likely revoked; its new owner reads from the last commit.
             tracing::warn!(receiver = %self.id, error = %e, offset = m.offset(), "cannot mark offset");
         }
     }
+}
+
+fn size(m: &OwnedMessage) -> usize {
+    m.payload().map_or(0, <[u8]>::len) + m.key().map_or(0, <[u8]>::len) + 64
 }

@@ -202,3 +202,38 @@ fn acks_are_settled_when_buffered_and_other_signals_pass_through() {
     assert_eq!(h.out[0].acks.len(), 1);
     h.out.pop().unwrap().ok();
 }
+
+#[test]
+fn durable_acks_wait_for_the_decision_and_travel_with_kept_spans() {
+    use aiotel_api::Ack;
+    // Trace 1 is kept (an error), trace 2 dropped; both came in one durable request.
+    let mut h = Harness::yaml("policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]");
+    let (mut ack, mut rx) = Ack::new();
+    ack.set_durable();
+    let mut b = batch(vec![span(1, "a").status(Error), span(2, "b")]);
+    b.acks.push(ack);
+    h.ts.process(b, &mut h.out);
+    assert!(h.out.is_empty());
+    assert!(rx.try_recv().is_err(), "a durable ack waits while its spans are buffered");
+    let now = h.clock.advance(h.wait + Duration::from_millis(1));
+    h.ts.on_deadline(now, &mut h.out);
+    assert_eq!(h.out.len(), 1);
+    assert!(rx.try_recv().is_err(), "the kept trace still has to be delivered");
+    let kept = h.out.pop().unwrap();
+    assert_eq!(kept.payload.item_count(), 1);
+    assert!(kept.acks.iter().all(Ack::is_durable) && !kept.acks.is_empty());
+    kept.fail(&aiotel_api::PipelineError::unavailable("backend down"));
+    assert!(rx.try_recv().unwrap().unwrap_err().is_retryable(), "the failed delivery reaches the client");
+
+    // A dropped trace settles its request as soon as it is decided.
+    let (mut ack, mut rx) = Ack::new();
+    ack.set_durable();
+    let mut b = batch(vec![span(3, "c")]);
+    b.acks.push(ack);
+    h.ts.process(b, &mut h.out);
+    assert!(rx.try_recv().is_err());
+    let now = h.clock.advance(h.wait + Duration::from_millis(1));
+    h.ts.on_deadline(now, &mut h.out);
+    assert!(h.out.is_empty());
+    assert!(rx.try_recv().unwrap().is_ok());
+}
