@@ -341,7 +341,10 @@ impl Validator<'_> {
             let processors = resolve(&raw.processors, "processors", Kind::Processor, self);
             let exporters = resolve(&raw.exporters, "exporters", Kind::Exporter, self);
             let acknowledgements = raw.acknowledgements;
-            out.insert(PipelineId { signal, name }, PipelineConfig { receivers, processors, exporters, acknowledgements });
+            out.insert(
+                PipelineId { signal, name },
+                PipelineConfig { receivers, processors, exporters, acknowledgements },
+            );
         }
         for (id, parsed) in connectors {
             let Parsed::Connector(c) = parsed else { continue };

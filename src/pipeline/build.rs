@@ -101,7 +101,8 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
                     connector_inputs.insert((cid.clone(), from, to), consumer);
                     proc
                 };
-                pipelines.push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets, Vec::new()), stats, false))));
+                pipelines
+                    .push((name, tokio::spawn(runner::run(rx, vec![proc], Fanout(targets, Vec::new()), stats, false))));
             }
         }
     }
@@ -145,7 +146,16 @@ pub fn build(cfg: &Config, ctx: &ServiceCtx) -> Result<Graph, String> {
             pipeline: pid.to_string(),
             processor_ids: p.processors.iter().map(|x| x.to_string()).collect(),
         };
-        pipelines.push((pid.to_string(), tokio::spawn(runner::run(rx, procs, Fanout(outs, observers), stats, p.acknowledgements == Acknowledgements::Durable))));
+        pipelines.push((
+            pid.to_string(),
+            tokio::spawn(runner::run(
+                rx,
+                procs,
+                Fanout(outs, observers),
+                stats,
+                p.acknowledgements == Acknowledgements::Durable,
+            )),
+        ));
     }
 
     drop(connector_inputs);

@@ -8,8 +8,8 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::{Offset, TopicPartitionList};
 use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use super::config::{Encoding, InitialOffset, KafkaReceiverConfig};
