@@ -50,6 +50,7 @@ pub struct SelfMetrics {
     undelivered: Counter,
     receiver_errors: Family<Labels, Counter>,
     queue_events: Family<Labels, Counter>,
+    kafka_assigned: Family<Labels, Gauge>,
 }
 
 /// Counters a component increments on its hot path, resolved once.
@@ -116,7 +117,14 @@ impl SelfMetrics {
             "Sending queue events, by kind: corrupt records skipped and items replayed (persistent queue), items re-routed (loadbalancing)",
             queue_events.clone(),
         );
+        let kafka_assigned = Family::<Labels, Gauge>::default();
+        reg.register(
+            "aiotel_receiver_kafka_assigned_partitions",
+            "Partitions the consumer group currently assigns to this kafka receiver, per signal",
+            kafka_assigned.clone(),
+        );
         Arc::new(SelfMetrics {
+            kafka_assigned,
             queue_events,
             receiver_errors,
             registry: Mutex::new(reg),
@@ -165,6 +173,12 @@ impl SelfMetrics {
             undelivered: self.undelivered.clone(),
             ..Default::default()
         }
+    }
+
+    /// The number of partitions a kafka receiver's group member owns.
+    pub fn kafka_assigned(&self, id: &str, signal: Signal) -> Gauge {
+        let l = vec![("receiver".to_string(), id.to_string()), ("signal".to_string(), signal.to_string())];
+        self.kafka_assigned.get_or_create(&l).clone()
     }
 
     /// Counts an `event` of an exporter's persistent queue.

@@ -34,6 +34,25 @@ pub struct KafkaReceiverConfig {
     pub message_marking: MessageMarking,
     /// How long to wait before offering a message again that the pipeline refused.
     pub error_backoff: ErrorBackoff,
+    /// Messages handed to the pipeline whose answer is still pending.
+    pub max_in_flight: MaxInFlight,
+}
+
+/// aiotel's own: bounds what a group member holds while the pipeline has
+/// not answered. With `acknowledgements: durable` an answer can wait a whole
+/// tail-sampling `decision_wait`, so throughput is at most
+/// `messages / decision_wait` messages per second.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaxInFlight {
+    pub messages: usize,
+    pub size_mib: usize,
+}
+
+impl Default for MaxInFlight {
+    fn default() -> Self {
+        Self { messages: 65_536, size_mib: 256 }
+    }
 }
 
 impl Default for KafkaReceiverConfig {
@@ -57,6 +76,7 @@ impl Default for KafkaReceiverConfig {
             autocommit: AutoCommit::default(),
             message_marking: MessageMarking::default(),
             error_backoff: ErrorBackoff::default(),
+            max_in_flight: MaxInFlight::default(),
         }
     }
 }
@@ -181,6 +201,9 @@ impl KafkaReceiverConfig {
         }
         if self.autocommit.enable && self.autocommit.interval.is_zero() {
             errs.push(("autocommit::interval".into(), "must be greater than zero".into()));
+        }
+        if self.max_in_flight.messages == 0 || self.max_in_flight.size_mib == 0 {
+            errs.push(("max_in_flight".into(), "messages and size_mib must be greater than zero".into()));
         }
         if !self.error_backoff.enabled {
             errs.push((

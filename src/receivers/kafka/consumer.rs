@@ -14,31 +14,27 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{Encoding, InitialOffset, KafkaReceiverConfig};
 use super::decode::decode;
+use super::group::GroupContext;
 use crate::pipeline::Fanout;
 use crate::receivers::ingest;
 use crate::telemetry::ComponentCounters;
 
 /// How long shutdown waits for the pipeline to answer for the messages in hand.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Messages handed to the pipeline and not yet answered, per signal. With
-/// `acknowledgements: durable` an answer can wait for a tail-sampling
-/// decision, so the window is wide and bounded by bytes as well.
-const IN_FLIGHT: usize = 8192;
-const IN_FLIGHT_BYTES: usize = 64 << 20;
 
 pub struct SignalConsumer {
     pub id: String,
     pub signal: Signal,
     pub topics: Vec<String>,
     pub encoding: Encoding,
-    pub consumer: StreamConsumer,
+    pub consumer: StreamConsumer<GroupContext>,
     pub out: Fanout,
     pub counters: ComponentCounters,
     pub malformed: Counter,
     pub cfg: KafkaReceiverConfig,
 }
 
-pub fn client(cfg: &KafkaReceiverConfig) -> Result<StreamConsumer, String> {
+pub fn client(cfg: &KafkaReceiverConfig, ctx: GroupContext) -> Result<StreamConsumer<GroupContext>, String> {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", cfg.brokers.join(","))
         .set("group.id", &cfg.group_id)
@@ -62,7 +58,7 @@ pub fn client(cfg: &KafkaReceiverConfig) -> Result<StreamConsumer, String> {
         .set("fetch.wait.max.ms", cfg.max_fetch_wait.as_millis().to_string())
         // Bound what librdkafka prefetches per partition.
         .set("queued.max.messages.kbytes", "16384");
-    c.create().map_err(|e| format!("cannot create Kafka consumer: {e}"))
+    c.create_with_context(ctx).map_err(|e| format!("cannot create Kafka consumer: {e}"))
 }
 
 /// What the first attempt at a message came to.
@@ -83,7 +79,10 @@ impl SignalConsumer {
         // the order they were received, so a committed offset never passes a
         // message that has not been accepted.
         let mut inflight = FuturesOrdered::new();
+        // With `acknowledgements: durable` an answer can wait for a tail-sampling
+        // decision, so the window is wide, and bounded by bytes as well.
         let mut inflight_bytes = 0usize;
+        let (max_messages, max_bytes) = (self.cfg.max_in_flight.messages, self.cfg.max_in_flight.size_mib << 20);
         let mut interrupted = false;
         loop {
             tokio::select! {
@@ -96,7 +95,7 @@ impl SignalConsumer {
                         break;
                     }
                 }
-                r = self.consumer.recv(), if inflight.len() < IN_FLIGHT && inflight_bytes < IN_FLIGHT_BYTES => match r {
+                r = self.consumer.recv(), if inflight.len() < max_messages && inflight_bytes < max_bytes => match r {
                     // Detached: a held message would pin librdkafka's whole fetch buffer.
                     Ok(m) => {
                         let m = m.detach();

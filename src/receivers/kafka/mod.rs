@@ -4,6 +4,7 @@
 mod config;
 mod consumer;
 mod decode;
+mod group;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,7 +56,10 @@ impl ReceiverConfig for KafkaReceiverConfig {
                     signal,
                     topics: cfg.topics(signal),
                     encoding: cfg.encoding(signal),
-                    consumer: consumer::client(&cfg)?,
+                    consumer: consumer::client(
+                        &cfg,
+                        group::GroupContext { id: id.clone(), assigned: metrics.kafka_assigned(&id, signal) },
+                    )?,
                     out: out.clone(),
                     counters: metrics.receiver(&id, "kafka", signal),
                     malformed: metrics.receiver_error(&id, "kafka", "malformed"),
