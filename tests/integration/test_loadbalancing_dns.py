@@ -181,7 +181,7 @@ def namespaced(workdir):
 
 def test_removed_backends_queue_is_rerouted_across_processes(spawn, namespaced, workdir):
     hosts = workdir / "hosts"
-    hosts.write_text("")
+    hosts.touch()
     write_hosts(hosts, ADDRS)
     flags = unshare_flags(hosts)
 
@@ -193,7 +193,9 @@ def test_removed_backends_queue_is_rerouted_across_processes(spawn, namespaced, 
     ]
     agent_ports = [free_port() for _ in range(2)]
     agent_cfg = AGENT.replace("HOSTNAME", HOSTNAME).replace("BACK_PORT", str(port))
-    agents = [namespaced(f"agent{i}", agent_cfg.replace("PORT", str(p)), flags, hosts) for i, p in enumerate(agent_ports)]
+    agents = [
+        namespaced(f"agent{i}", agent_cfg.replace("PORT", str(p)), flags, hosts) for i, p in enumerate(agent_ports)
+    ]
 
     def spans_sent_by_agents():
         return sum(a.metric_sum("aiotel_exporter_sent_spans_total") for a in agents)
@@ -213,7 +215,14 @@ def test_removed_backends_queue_is_rerouted_across_processes(spawn, namespaced, 
     second, second_kept = make_traces(120, "second")
     send_split(agent_ports, second)
     live = [backends[0], backends[2]]
-    time.sleep(1)  # the live backends' share is delivered in well under a second
+    # The live backends take their share; what is left belongs to the stopped one.
+    last = [-1]
+
+    def settled():
+        now, last[0] = last[0], spans_sent_by_agents()
+        return now == last[0]
+
+    wait_until(settled, timeout=30, interval=0.5, what="the live backends' share delivered")
     pending = len(first) + len(second) - spans_sent_by_agents()
     assert pending > 0, "the stopped backend owns part of the second phase"
 
@@ -240,11 +249,12 @@ def test_removed_backends_queue_is_rerouted_across_processes(spawn, namespaced, 
 
     # Every second-phase trace was decided once, at a live backend, with no late spans.
     assert second_phase_decided() == 120
-    late = sum(b.metric_sum("aiotel_processor_stat", stat=s) for b in live for s in ("late_spans_sampled", "late_spans_dropped"))
+    late_stats = ("late_spans_sampled", "late_spans_dropped")
+    late = sum(b.metric_sum("aiotel_processor_stat", stat=s) for b in live for s in late_stats)
     assert late == 0
 
     rerouted = sum(a.metric_sum("aiotel_exporter_queue_events_total", event="rerouted_items") for a in agents)
-    assert rerouted >= pending, (rerouted, pending)
+    assert rerouted == pending, "everything that waited for the stopped backend was re-routed, once"
     for name in ("dropped", "send_failed", "enqueue_failed"):
         assert sum(a.metric_sum(f"aiotel_exporter_{name}_spans_total") for a in agents) == 0, name
     logs = [a.logs() for a in agents]
