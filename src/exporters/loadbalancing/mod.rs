@@ -3,8 +3,9 @@
 //! an `otlp` exporter with its own bounded queue and retries.
 //!
 //! Unlike the Collector, a backend that leaves the resolver does not take
-//! its queue with it: its workers stop, and every batch still queued or in
-//! retry goes back through the ring to the new owner.
+//! its queue with it: its workers stop, and every batch still queued, in
+//! retry, or hanging in an export past a short grace (export.rs) goes back
+//! through the ring to the new owner.
 
 mod backend;
 mod config;
