@@ -23,6 +23,8 @@ echo "==> Debian peers (Prometheus server, node-exporter; cmake and C toolchain 
 DEBS="prometheus prometheus-node-exporter cmake"
 # librdkafka (built from source): its cmake build includes curl.h even with curl off (nothing links it).
 DEBS="$DEBS libcurl4-openssl-dev zlib1g-dev g++ make"
+# unshare and mount (util-linux, on every Debian): a private /etc/hosts for the loadbalancing dns test.
+DEBS="$DEBS util-linux mount"
 missing=$(for d in $DEBS; do dpkg -s "$d" >/dev/null 2>&1 || echo "$d"; done)
 if [ -n "$missing" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)

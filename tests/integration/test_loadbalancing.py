@@ -3,9 +3,9 @@ static resolver) in front of three backend aiotel instances with a file
 exporter. The spans of every trace are split across both agents; each trace
 must land whole on exactly one backend.
 
-The re-route of a removed backend's queue is tested in process, against a
-real gRPC sink (src/exporters/loadbalancing/tests.rs): a static list cannot
-change at run time and a DNS name cannot be re-pointed on loopback."""
+A backend leaving the resolver mid-run is tested across processes with the
+dns resolver in test_loadbalancing_dns.py, and in process against real gRPC
+sinks (src/exporters/loadbalancing/tests.rs)."""
 
 import time
 from collections import defaultdict

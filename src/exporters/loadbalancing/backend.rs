@@ -1,19 +1,32 @@
 //! One backend: an `otlp` client behind its own bounded queue and workers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aiotel_api::{Batch, PipelineError, Signal};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::super::driver::{export, settle, Failure};
+use super::super::driver::settle;
 use super::super::otlp_grpc::OtlpGrpc;
 use super::super::{QueueSettings, RetrySettings, RunningExporter};
 use super::config::LoadBalancingConfig;
+use super::export::{export, Outcome};
 use crate::components::ComponentId;
 use crate::pipeline::Consumer;
 use crate::service::ServiceCtx;
 use crate::telemetry::ComponentCounters;
+
+/// What every backend of one exporter shares with its router.
+#[derive(Clone)]
+pub struct Links {
+    /// Cancelled at the shutdown deadline.
+    pub give_up: CancellationToken,
+    /// Where a removed backend hands its batches back.
+    pub reroute: async_channel::Sender<Batch>,
+    /// How long an export in flight may finish once its backend is removed.
+    pub grace: Duration,
+}
 
 pub enum Backend {
     /// In memory: on removal its queue is handed back to the router.
@@ -35,9 +48,9 @@ impl Backend {
         endpoint: &str,
         signal: Signal,
         ctx: &ServiceCtx,
-        give_up: &CancellationToken,
-        reroute: &async_channel::Sender<Batch>,
+        links: &Links,
     ) -> Result<Backend, String> {
+        let give_up = &links.give_up;
         let svc = cfg.backend(endpoint).service(signal)?;
         let queue = cfg.queue();
         let retry = cfg.retry();
@@ -72,7 +85,8 @@ impl Backend {
                     counters: counters.clone(),
                     give_up: give_up.clone(),
                     removed: removed.clone(),
-                    reroute: reroute.clone(),
+                    grace: links.grace,
+                    reroute: links.reroute.clone(),
                 };
                 tokio::spawn(w.run())
             })
@@ -145,6 +159,8 @@ struct Worker {
     counters: ComponentCounters,
     give_up: CancellationToken,
     removed: CancellationToken,
+    /// How long an export in flight may finish once the backend is removed.
+    grace: Duration,
     reroute: async_channel::Sender<Batch>,
 }
 
@@ -158,18 +174,16 @@ impl Worker {
             }
             let Batch { payload, acks } = batch;
             let payload = Arc::new(payload);
-            let outcome = if self.removed.is_cancelled() {
-                Err(Failure::GaveUp)
-            } else {
-                export(&self.id, &mut self.svc, &self.retry, &self.removed, payload.clone()).await
-            };
-            // A retry given up on because the backend left: its data goes to the new owner.
-            if matches!(outcome, Err(Failure::GaveUp)) && !self.give_up.is_cancelled() {
-                let payload = Arc::try_unwrap(payload).unwrap_or_else(|p| (*p).clone());
-                self.hand_back(Batch::new(payload, acks)).await;
-                continue;
+            let outcome =
+                export(&self.id, &mut self.svc, &self.retry, &self.removed, &self.give_up, self.grace, payload.clone())
+                    .await;
+            match outcome {
+                Outcome::Done(o) => settle(&self.id, &self.counters, n, acks, o),
+                Outcome::Removed => {
+                    let payload = Arc::try_unwrap(payload).unwrap_or_else(|p| (*p).clone());
+                    self.hand_back(Batch::new(payload, acks)).await;
+                }
             }
-            settle(&self.id, &self.counters, n, acks, outcome);
         }
     }
 

@@ -3,11 +3,13 @@
 //! an `otlp` exporter with its own bounded queue and retries.
 //!
 //! Unlike the Collector, a backend that leaves the resolver does not take
-//! its queue with it: its workers stop, and every batch still queued or in
-//! retry goes back through the ring to the new owner.
+//! its queue with it: its workers stop, and every batch still queued, in
+//! retry, or hanging in an export past a short grace (export.rs) goes back
+//! through the ring to the new owner.
 
 mod backend;
 mod config;
+mod export;
 mod resolver;
 mod ring;
 mod split;
@@ -26,7 +28,7 @@ use crate::config::yaml::Value;
 use crate::pipeline::{Consumer, OnFull};
 use crate::service::ServiceCtx;
 use crate::telemetry::ComponentCounters;
-use backend::Backend;
+use backend::{Backend, Links};
 pub use config::LoadBalancingConfig;
 use resolver::Resolver;
 use ring::Ring;
@@ -80,8 +82,7 @@ struct Lb {
     counters: ComponentCounters,
     /// Items handed back by removed backends and routed again.
     rerouted: prometheus_client::metrics::counter::Counter,
-    give_up: CancellationToken,
-    reroute_tx: async_channel::Sender<Batch>,
+    links: Links,
 }
 
 impl Lb {
@@ -106,8 +107,7 @@ impl Lb {
             parked: BTreeMap::new(),
             rerouted,
             counters,
-            give_up,
-            reroute_tx,
+            links: Links { give_up, reroute: reroute_tx, grace: export::REMOVAL_GRACE },
         };
         (lb, reroute_rx)
     }
@@ -128,11 +128,25 @@ impl Lb {
                 }
             }
         }
-        // The pipelines are done: close every queue and wait for it to drain.
+        // The pipelines are done. Removed backends may still be handing
+        // batches back (and would block on a full hand-off): route those to
+        // the live backends first.
+        for mut t in std::mem::take(&mut self.retired) {
+            loop {
+                tokio::select! {
+                    _ = &mut t => break,
+                    Ok(b) = reroute_rx.recv() => self.route(b, true).await,
+                }
+            }
+        }
+        while let Ok(b) = reroute_rx.try_recv() {
+            self.route(b, true).await;
+        }
+        // Then close every queue and wait for it to drain.
         let mut all = std::mem::take(&mut self.backends);
         all.append(&mut self.parked);
         let tasks: Vec<_> = all.into_values().flat_map(Backend::close).collect();
-        for t in tasks.into_iter().chain(std::mem::take(&mut self.retired)) {
+        for t in tasks {
             let _ = t.await;
         }
         // Anything handed back after the last route has no owner left.
@@ -179,7 +193,7 @@ impl Lb {
                 self.backends.insert(e, b);
                 continue;
             }
-            match Backend::start(&self.cfg, &self.id, &e, self.signal, &self.ctx, &self.give_up, &self.reroute_tx) {
+            match Backend::start(&self.cfg, &self.id, &e, self.signal, &self.ctx, &self.links) {
                 Ok(b) => {
                     self.backends.insert(e, b);
                 }
