@@ -11,6 +11,7 @@ import time
 from collections import Counter
 
 import grpc
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -59,6 +60,15 @@ def span_ids(payload: bytes):
         for ss in rs.scope_spans:
             for sp in ss.spans:
                 yield int.from_bytes(sp.span_id, "big")
+
+
+def log_ids(payload: bytes):
+    """The ids of log records whose body is the decimal id, in one encoded ExportLogsServiceRequest."""
+    req = ExportLogsServiceRequest.FromString(payload)
+    for rl in req.resource_logs:
+        for sl in rl.scope_logs:
+            for lr in sl.log_records:
+                yield int(lr.body.string_value)
 
 
 class Load:
@@ -192,10 +202,10 @@ def http_load(port, requests, threads=4, timeout=30):
 
 class SinkFile:
     """Reads a `file` exporter's `format: proto` output as it grows, counting
-    each span id (ids are 1..n) so duplicates and losses can be told apart."""
+    each span (or log record) id, 1..n, so duplicates and losses can be told apart."""
 
-    def __init__(self, path, n):
-        self.path, self.offset = path, 0
+    def __init__(self, path, n, ids=span_ids):
+        self.path, self.offset, self.ids = path, 0, ids
         self.counts = bytearray(n + 1)
         self.distinct = 0
         self.total = 0
@@ -212,7 +222,7 @@ class SinkFile:
             (size,) = struct.unpack_from(">I", data, pos)
             if pos + 4 + size > len(data):
                 break  # the writer is mid-record
-            for sid in span_ids(data[pos + 4 : pos + 4 + size]):
+            for sid in self.ids(data[pos + 4 : pos + 4 + size]):
                 self.total += 1
                 if sid >= len(self.counts):
                     self.unknown += 1

@@ -1,16 +1,18 @@
-"""Crash safety at scale: a million spans into aiotel, whose persistent
-queue feeds a sink that is down for the first half of the run, while aiotel
-is SIGKILLed twice and restarted. Every span aiotel acknowledged must reach
-the sink; duplicates are allowed and counted."""
+"""Crash safety at scale: a million spans (or fluent records) into aiotel,
+whose persistent queue feeds a sink that is down for the first half of the
+run, while aiotel is SIGKILLed twice and restarted. Every span or record
+aiotel acknowledged must reach the sink; duplicates are allowed and counted."""
 
 import os
 import signal
 import time
 
 from conftest import free_port, wait_until
-from raw_load import SinkFile, grpc_load, span_requests
+from fluent_util import ForwardClient, acked_messages
+from raw_load import Load, SinkFile, grpc_load, log_ids, span_requests
 
 SPANS = int(os.environ.get("AIOTEL_CRASH_SPANS", "1000000"))
+RECORDS = int(os.environ.get("AIOTEL_CRASH_RECORDS", "1000000"))
 PER_REQUEST = 1000
 
 FRONT = """
@@ -18,6 +20,7 @@ receivers:
   otlp:
     protocols:
       grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+  fluentforward: {endpoint: "127.0.0.1:FLUENT_PORT"}
 exporters:
   otlp/sink:
     endpoint: 127.0.0.1:SINK_PORT
@@ -30,6 +33,7 @@ exporters:
 service:
   pipelines:
     traces: {receivers: [otlp], exporters: [otlp/sink]}
+    logs: {receivers: [fluentforward], exporters: [otlp/sink]}
 """
 
 SINK = """
@@ -48,6 +52,11 @@ service:
 
 def sink_config(port, out):
     return SINK.replace("SINK_PORT", str(port)).replace("OUT_PATH", str(out))
+
+
+def front_config(workdir, grpc_port, fluent_port, sink_port):
+    cfg = FRONT.replace("GRPC_PORT", str(grpc_port)).replace("FLUENT_PORT", str(fluent_port))
+    return cfg.replace("SINK_PORT", str(sink_port)).replace("QUEUE_DIR", str(workdir / "queue"))
 
 
 def queue_events(front):
@@ -84,8 +93,7 @@ def test_a_million_acknowledged_spans_survive_two_sigkills_and_a_down_sink(spawn
     grpc_port, sink_port = free_port(), free_port()
     out = workdir / "sink.pb"
     requests = span_requests(SPANS, PER_REQUEST, "crash")
-    cfg = FRONT.replace("GRPC_PORT", str(grpc_port)).replace("SINK_PORT", str(sink_port))
-    front = spawn("front", cfg.replace("QUEUE_DIR", str(workdir / "queue")))
+    front = spawn("front", front_config(workdir, grpc_port, free_port(), sink_port))
     t0 = time.time()
     sink = SinkFile(out, SPANS)
     load = grpc_load(grpc_port, requests, threads=4).start()
@@ -111,3 +119,33 @@ def test_a_million_acknowledged_spans_survive_two_sigkills_and_a_down_sink(spawn
     assert restarts[0]["replayed_items"] > 0, restarts
     assert restarts[1]["skipped_delivered_items"] > 0, restarts
     assert sink.duplicates() < SPANS // 10, "a restart re-sent what was already delivered"
+
+
+def test_a_million_chunk_acked_fluent_records_survive_two_sigkills_and_a_down_sink(spawn, workdir):
+    fluent_port, sink_port = free_port(), free_port()
+    out = workdir / "sink.pb"
+    messages = acked_messages(RECORDS, PER_REQUEST)
+    front = spawn("front", front_config(workdir, free_port(), fluent_port, sink_port))
+    t0 = time.time()
+    sink = SinkFile(out, RECORDS, ids=log_ids)
+    load = Load(messages, 4, lambda: ForwardClient(fluent_port), lambda c, m: c.send(m)).start()
+    restarts = crash_run(front, load.acked_spans, RECORDS, lambda: spawn("sink", sink_config(sink_port, out)),
+                         delivered=lambda: sink.poll().distinct, done=lambda: not load.alive())
+    assert load.join(timeout=300), "the client did not finish"
+    assert not load.errors, load.errors[:5]
+    sent_s = time.time() - t0
+
+    acked = load.acked_spans()
+    wait_until(lambda: sink.poll().distinct >= acked, timeout=240, interval=0.5,
+               what=f"every acknowledged record at the sink ({acked})")
+    time.sleep(1)
+    lost = sink.missing(load.acked_ids())
+    print(f"\nrecords={RECORDS} acked={acked} delivered={sink.distinct} duplicates={sink.duplicates()} "
+          f"lost={len(lost)} resends={dict(load.refusals)} restarts={restarts} "
+          f"load={sent_s:.0f}s total={time.time() - t0:.0f}s")
+    assert acked == RECORDS
+    assert not lost, f"{len(lost)} acknowledged records lost, e.g. {lost[:10]}"
+    assert sink.unknown == 0
+    assert restarts[0]["replayed_items"] > 0, restarts
+    assert restarts[1]["skipped_delivered_items"] > 0, restarts
+    assert sink.duplicates() < RECORDS // 10, "a restart re-sent what was already delivered"
