@@ -11,6 +11,7 @@ import time
 from collections import Counter
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -72,16 +73,18 @@ def log_ids(payload: bytes):
 
 
 class Load:
-    """Threads that take requests in turn and send each until it is acknowledged.
+    """Threads that take requests in turn and send each until it is acknowledged
+    (or `stop` is set), backing off from `backoff` up to `max_backoff`.
 
-    `send(conn, req)` returns None on success or a refusal code (a key of
+    `send(conn, req)` returns None on success or why it was refused (a key of
     `refusals`); it raises for an answer that must not be retried."""
 
-    def __init__(self, requests, threads, connect, send, backoff=0.05):
+    def __init__(self, requests, threads, connect, send, backoff=0.05, max_backoff=1.0):
         self.requests, self.threads, self.connect, self.send = requests, threads, connect, send
-        self.backoff = backoff
+        self.backoff, self.max_backoff = backoff, max_backoff
         self.next = 0
         self.acked = []  # indices of acknowledged requests
+        self.offered = 0  # items sent, counting every attempt
         self.refusals = Counter()
         self.errors = []
         self.lock = threading.Lock()
@@ -117,14 +120,16 @@ class Load:
                         with self.lock:
                             self.errors.append(repr(e))
                         break
-                    if refused is None:
-                        with self.lock:
-                            self.acked.append(i)
-                        break
                     with self.lock:
-                        self.refusals[refused] += 1
+                        self.offered += self.requests[i].count
+                        if refused is None:
+                            self.acked.append(i)
+                        else:
+                            self.refusals[refused] += 1
+                    if refused is None:
+                        break
                     time.sleep(wait)
-                    wait = min(wait * 2, 1.0)
+                    wait = min(wait * 2, self.max_backoff)
         finally:
             close = getattr(conn, "close", None)
             if close:
@@ -147,7 +152,22 @@ class Load:
         return any(t.is_alive() for t in self.workers)
 
 
-def grpc_load(port, requests, threads=4, timeout=30):
+def retry_delay(err: grpc.RpcError):
+    """The RetryInfo delay in a gRPC error's status details, in seconds, if any."""
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            for d in status.details:
+                info = error_details_pb2.RetryInfo()
+                if d.Unpack(info):
+                    return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return None
+
+
+def grpc_load(port, requests, threads=4, timeout=30, honour_hints=False, **backoff):
+    """With `honour_hints`, a refusal's RetryInfo delay is waited out (capped
+    at 1 s here) and a refusal without one is counted as `no RetryInfo`."""
+
     def connect():
         ch = grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS)
         ch.export = ch.unary_unary(EXPORT)
@@ -158,20 +178,24 @@ def grpc_load(port, requests, threads=4, timeout=30):
             ch.export(req.payload, timeout=timeout)
             return None
         except grpc.RpcError as e:
-            if e.code() in RETRYABLE:
-                return e.code().name
-            raise AssertionError(f"not retryable: {e.code()} {e.details()}")
+            if e.code() not in RETRYABLE:
+                raise AssertionError(f"not retryable: {e.code()} {e.details()}")
+            if honour_hints and e.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                delay = retry_delay(e)
+                if delay is None:
+                    with load.lock:
+                        load.refusals["no RetryInfo"] += 1
+                else:
+                    time.sleep(min(delay, 1.0))
+            return e.code().name
 
-    return Load(requests, threads, connect, send)
+    load = Load(requests, threads, connect, send, **backoff)
+    return load
 
 
-class HttpRefusal(Exception):
-    pass
-
-
-def http_load(port, requests, threads=4, timeout=30):
-    """OTLP/HTTP protobuf; a 429 or 503 must carry Retry-After, which is honoured (capped at 1 s here)."""
-    retry_after_missing = []
+def http_load(port, requests, threads=4, timeout=30, **backoff):
+    """OTLP/HTTP protobuf; a 429 or 503 must carry Retry-After, which is
+    honoured (capped at 1 s here); one without it is counted as `no Retry-After`."""
 
     def connect():
         return http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -186,17 +210,17 @@ def http_load(port, requests, threads=4, timeout=30):
             return "connection"
         if resp.status == 200:
             return None
-        if resp.status in (429, 503):
-            after = resp.getheader("Retry-After")
-            if after is None:
-                retry_after_missing.append(resp.status)
-            else:
-                time.sleep(min(float(after), 1.0))
-            return f"HTTP {resp.status}"
-        raise AssertionError(f"not retryable: HTTP {resp.status}")
+        if resp.status not in (429, 503):
+            raise AssertionError(f"not retryable: HTTP {resp.status}")
+        after = resp.getheader("Retry-After")
+        if after is None:
+            with load.lock:
+                load.refusals["no Retry-After"] += 1
+        else:
+            time.sleep(min(float(after), 1.0))
+        return f"HTTP {resp.status}"
 
-    load = Load(requests, threads, connect, send)
-    load.retry_after_missing = retry_after_missing
+    load = Load(requests, threads, connect, send, **backoff)
     return load
 
 
