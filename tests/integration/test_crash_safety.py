@@ -65,13 +65,24 @@ def queue_events(front):
             for e in ("replayed_items", "skipped_delivered_items", "corrupt_records")}
 
 
-def crash_run(front, progress, total, start_sink, delivered, done):
+def acks_on_disk(queue_dir) -> bool:
+    """Whether a segment's ack sidecar holds entries: it is partly delivered."""
+    for f in queue_dir.rglob("*.ack"):
+        try:
+            if f.stat().st_size > 0:
+                return True
+        except FileNotFoundError:  # its segment was just delivered
+            pass
+    return False
+
+
+def crash_run(front, progress, total, start_sink, delivered, done, queue_dir):
     """Drives the run as the load progresses: SIGKILL and restart `front` once
     a quarter of the load is acknowledged (the sink still down), start the
-    sink at half, and kill again at 70% once the sink is receiving the
-    backlog, so that the second kill lands mid-delivery. Returns what each
-    restart found in the queue."""
-    kills = [lambda p: p >= 0.25, lambda p: p >= 0.7 and delivered() >= total // 10]
+    sink at half, and kill again at 70% once the sink has a tenth of the
+    data and a segment is partly delivered, so that the second kill lands
+    mid-delivery. Returns what each restart found in the queue."""
+    kills = [lambda p: p >= 0.25, lambda p: p >= 0.7 and delivered() >= total // 10 and acks_on_disk(queue_dir)]
     restarts, sink_up = [], False
     while kills or not sink_up:
         p = progress() / total
@@ -98,7 +109,8 @@ def test_a_million_acknowledged_spans_survive_two_sigkills_and_a_down_sink(spawn
     sink = SinkFile(out, SPANS)
     load = grpc_load(grpc_port, requests, threads=4).start()
     restarts = crash_run(front, load.acked_spans, SPANS, lambda: spawn("sink", sink_config(sink_port, out)),
-                         delivered=lambda: sink.poll().distinct, done=lambda: not load.alive())
+                         delivered=lambda: sink.poll().distinct, done=lambda: not load.alive(),
+                         queue_dir=workdir / "queue")
     assert load.join(timeout=300), "the client did not finish"
     assert not load.errors, load.errors[:5]
     sent_s = time.time() - t0
@@ -130,7 +142,8 @@ def test_a_million_chunk_acked_fluent_records_survive_two_sigkills_and_a_down_si
     sink = SinkFile(out, RECORDS, ids=log_ids)
     load = Load(messages, 4, lambda: ForwardClient(fluent_port), lambda c, m: c.send(m)).start()
     restarts = crash_run(front, load.acked_spans, RECORDS, lambda: spawn("sink", sink_config(sink_port, out)),
-                         delivered=lambda: sink.poll().distinct, done=lambda: not load.alive())
+                         delivered=lambda: sink.poll().distinct, done=lambda: not load.alive(),
+                         queue_dir=workdir / "queue")
     assert load.join(timeout=300), "the client did not finish"
     assert not load.errors, load.errors[:5]
     sent_s = time.time() - t0
