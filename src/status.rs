@@ -8,6 +8,14 @@ use http::StatusCode;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// The hint a retryable refusal carries when its cause gave none (a
+/// backend's answer passed through): clients that honour it slow down.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+fn retry_hint(err: &PipelineError) -> Option<Duration> {
+    err.is_retryable().then(|| err.retry_after.unwrap_or(DEFAULT_RETRY_AFTER))
+}
+
 /// The gRPC status a client receives for a refused request.
 pub fn to_grpc(err: &PipelineError) -> tonic::Status {
     let code = match err.kind {
@@ -15,7 +23,7 @@ pub fn to_grpc(err: &PipelineError) -> tonic::Status {
         ErrorKind::ResourceExhausted => Code::ResourceExhausted,
         ErrorKind::Permanent => Code::InvalidArgument,
     };
-    match err.retry_after {
+    match retry_hint(err) {
         Some(d) => tonic::Status::with_error_details(code, err.message.clone(), ErrorDetails::with_retry_info(Some(d))),
         None => tonic::Status::new(code, err.message.clone()),
     }
@@ -28,7 +36,7 @@ pub fn to_http(err: &PipelineError) -> (StatusCode, Option<u64>) {
         ErrorKind::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Permanent => StatusCode::BAD_REQUEST,
     };
-    (code, err.retry_after.map(|d| d.as_secs().max(1)))
+    (code, retry_hint(err).map(|d| d.as_secs().max(1)))
 }
 
 /// Classifies a backend's gRPC answer as the OTLP spec says: only these codes are retryable.
@@ -79,5 +87,20 @@ mod tests {
             assert_eq!(h.is_retryable(), err.is_retryable(), "{err:?}");
         }
         assert!(!from_grpc(&tonic::Status::resource_exhausted("no hint")).is_retryable());
+    }
+
+    #[test]
+    fn every_retryable_refusal_carries_a_hint() {
+        // A backend's UNAVAILABLE without RetryInfo, passed through to our client.
+        let passed = from_grpc(&tonic::Status::unavailable("down"));
+        assert_eq!(passed.retry_after, None);
+        assert_eq!(to_http(&passed), (StatusCode::SERVICE_UNAVAILABLE, Some(1)));
+        assert_eq!(to_grpc(&passed).get_details_retry_info().and_then(|r| r.retry_delay), Some(Duration::from_secs(1)));
+        let slow =
+            PipelineError { retry_after: Some(Duration::from_millis(300)), ..PipelineError::resource_exhausted("x") };
+        assert_eq!(to_http(&slow), (StatusCode::TOO_MANY_REQUESTS, Some(1)));
+        let bad = PipelineError::permanent("x");
+        assert_eq!(to_http(&bad), (StatusCode::BAD_REQUEST, None));
+        assert!(to_grpc(&bad).get_details_retry_info().is_none());
     }
 }

@@ -8,6 +8,7 @@ import hashlib
 import os
 import socket
 import struct
+import time
 
 import msgpack
 import zstandard
@@ -187,3 +188,67 @@ def log_records(path):
                         "attrs": {kv["key"]: value(kv.get("value")) for kv in lr.get("attributes", [])},
                     })
     return out
+
+
+class AckedMessages:
+    """PackedForward messages of records whose `log` is a decimal id (first..),
+    each with its own `chunk`; a request for raw_load.Load."""
+
+    def __init__(self, payload, chunk, first, count):
+        self.payload, self.chunk, self.first, self.count = payload, chunk, first, count
+
+    def ids(self):
+        return range(self.first, self.first + self.count)
+
+
+def acked_messages(n, per_message, tag="crash", first_id=1):
+    out = []
+    for first in range(first_id, first_id + n, per_message):
+        count = min(per_message, first_id + n - first)
+        chunk = new_chunk()
+        entries = [(T0 + i, {"log": str(i)}) for i in range(first, first + count)]
+        out.append(AckedMessages(packed_forward(tag, entries, chunk=chunk), chunk, first, count))
+    return out
+
+
+T0 = 1_767_225_600
+
+
+class ForwardClient:
+    """A connection that is opened again after the server went away; a
+    message counts only once its `chunk` comes back, as Fluent Bit's
+    require_ack_response does. Returns None on ack, else why it must be resent."""
+
+    def __init__(self, port, ack_timeout=10):
+        self.port, self.ack_timeout, self.sock = port, ack_timeout, None
+        self.unpacker = msgpack.Unpacker(raw=False)
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+        self.sock = None
+
+    def send(self, msg):
+        try:
+            if self.sock is None:
+                self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.ack_timeout)
+                self.unpacker = msgpack.Unpacker(raw=False)
+            self.sock.sendall(msg.payload)
+            deadline = time.time() + self.ack_timeout
+            while time.time() < deadline:
+                for obj in self.unpacker:
+                    if obj == {"ack": msg.chunk}:
+                        return None
+                data = self.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("closed by the server")
+                self.unpacker.feed(data)
+            self.close()
+            return "no ack"
+        except socket.timeout:
+            # No ack in time (a refusal): resend on a fresh connection, as fluent clients do.
+            self.close()
+            return "no ack"
+        except OSError:
+            self.close()
+            return "connection"

@@ -3,7 +3,9 @@
 //! It measures the process's resident memory every `check_interval` and,
 //! while it is above the soft limit (`limit - spike`), refuses data with a
 //! retryable `ResourceExhausted` error that receivers turn into gRPC
-//! `RESOURCE_EXHAUSTED` or HTTP 429 with `Retry-After`.
+//! `RESOURCE_EXHAUSTED` or HTTP 429 with `Retry-After`. Above the soft
+//! limit it first hands freed heap memory back to the OS, as the Collector
+//! forces a garbage collection there.
 
 use std::time::{Duration, Instant};
 
@@ -63,25 +65,54 @@ impl MemoryLimiterConfig {
 /// Reads how much memory the process uses now, in bytes.
 pub type MemorySampler = Box<dyn FnMut() -> u64 + Send>;
 
+/// Gives memory the process no longer uses back to the OS.
+pub type MemoryRelease = Box<dyn FnMut() + Send>;
+
+/// The least time between two releases: one costs a walk over the heap.
+const RELEASE_INTERVAL: Duration = Duration::from_secs(1);
+
 pub struct MemoryLimiter {
     interval: Duration,
     soft: u64,
     sampler: MemorySampler,
+    release: MemoryRelease,
     last_check: Option<Instant>,
+    last_release: Option<Instant>,
     refusing: bool,
 }
 
 impl MemoryLimiter {
     pub fn new(cfg: &MemoryLimiterConfig, sampler: MemorySampler) -> Self {
         let (_hard, soft) = cfg.limits(total_memory());
-        Self { interval: cfg.check_interval, soft, sampler, last_check: None, refusing: false }
+        Self {
+            interval: cfg.check_interval,
+            soft,
+            sampler,
+            release: Box::new(release_free_memory),
+            last_check: None,
+            last_release: None,
+            refusing: false,
+        }
+    }
+
+    pub fn with_release(mut self, release: MemoryRelease) -> Self {
+        self.release = release;
+        self
     }
 
     /// Whether data is being refused now; samples at most once per interval.
     pub fn refusing(&mut self, now: Instant) -> bool {
         if self.last_check.is_none_or(|t| now.duration_since(t) >= self.interval) {
             self.last_check = Some(now);
-            self.refusing = (self.sampler)() > self.soft;
+            let mut used = (self.sampler)();
+            // Freed memory the allocator kept after a burst still counts as
+            // resident; without a release, refusals could outlast the load.
+            if used > self.soft && self.last_release.is_none_or(|t| now.duration_since(t) >= RELEASE_INTERVAL) {
+                self.last_release = Some(now);
+                (self.release)();
+                used = (self.sampler)();
+            }
+            self.refusing = used > self.soft;
         }
         self.refusing
     }
@@ -98,6 +129,16 @@ impl Processor for MemoryLimiter {
         } else {
             out.push(batch);
         }
+    }
+}
+
+/// Returns the allocator's free pages to the OS: glibc keeps them (per
+/// thread arena) after a burst, so the resident size would stay high.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap under its locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -164,6 +205,41 @@ mod tests {
         used.store(50 << 20, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(2));
         assert!(!m.refusing(Instant::now()));
+    }
+
+    #[test]
+    fn releases_free_memory_before_refusing_at_most_once_a_second() {
+        // In use, and freed but still held by the allocator until a release.
+        let (in_use, held) = (Arc::new(AtomicU64::new(50 << 20)), Arc::new(AtomicU64::new(40 << 20)));
+        let releases = Arc::new(AtomicU64::new(0));
+        let (u, h) = (in_use.clone(), held.clone());
+        let sampler = Box::new(move || u.load(Ordering::Relaxed) + h.load(Ordering::Relaxed));
+        let (h, r) = (held.clone(), releases.clone());
+        let release = Box::new(move || {
+            r.fetch_add(1, Ordering::Relaxed);
+            h.store(0, Ordering::Relaxed);
+        });
+        let cfg = MemoryLimiterConfig {
+            check_interval: Duration::from_millis(1),
+            limit_mib: 100,
+            spike_limit_mib: 20,
+            ..Default::default()
+        };
+        let mut m = MemoryLimiter::new(&cfg, sampler).with_release(release);
+        let t0 = Instant::now();
+        assert!(!m.refusing(t0), "the release brought usage under the soft limit");
+        assert_eq!(releases.load(Ordering::Relaxed), 1);
+        // Really in use now: refused, and released again only after a second.
+        in_use.store(90 << 20, Ordering::Relaxed);
+        assert!(m.refusing(t0 + Duration::from_millis(10)));
+        assert!(m.refusing(t0 + Duration::from_millis(500)));
+        assert_eq!(releases.load(Ordering::Relaxed), 1);
+        assert!(m.refusing(t0 + Duration::from_millis(1100)));
+        assert_eq!(releases.load(Ordering::Relaxed), 2);
+        // Below the soft limit nothing is released.
+        in_use.store(10 << 20, Ordering::Relaxed);
+        assert!(!m.refusing(t0 + Duration::from_millis(3000)));
+        assert_eq!(releases.load(Ordering::Relaxed), 2);
     }
 
     #[test]

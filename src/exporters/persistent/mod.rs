@@ -2,6 +2,7 @@
 //! write-ahead log on disk before the consumers send them, so what was
 //! accepted survives a crash and is sent again after the restart.
 
+mod ack_log;
 mod config;
 mod record;
 pub mod wal;
@@ -14,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tower::Service;
 
 pub use config::{FullPolicy, PersistentSettings};
-use wal::{Wal, WalError, WalOptions};
+use wal::{RecordId, Wal, WalError, WalOptions};
 
 use super::driver::{count_failed, count_sent, export, Failure};
 use super::{ExporterHandle, QueueSettings, RetrySettings, RunningExporter};
@@ -63,8 +64,12 @@ where
     }
     if report.records > 0 {
         tracing::info!(exporter = %name, records = report.records, items = report.items,
+            already_delivered = report.acked_items,
             "persistent queue: replaying what was not acknowledged before the last stop");
         ctx.metrics.queue_event(&name, signal, "replayed_items").inc_by(report.items);
+    }
+    if report.acked_items > 0 {
+        ctx.metrics.queue_event(&name, signal, "skipped_delivered_items").inc_by(report.acked_items);
     }
     let shared = Arc::new(Shared { ready: Semaphore::new(wal.unread() as usize), wal: Mutex::new(wal) });
     let probe = Arc::downgrade(&shared);
@@ -209,7 +214,7 @@ where
                 Err(e) => {
                     tracing::warn!(exporter = %self.id, error = %e, "persistent queue: undecodable record skipped");
                     self.corrupt.inc();
-                    self.ack(rec.segment);
+                    self.ack(rec.id);
                     continue;
                 }
             };
@@ -225,13 +230,13 @@ where
                     break;
                 }
             }
-            self.ack(rec.segment);
+            self.ack(rec.id);
         }
     }
 
-    fn ack(&self, segment: u64) {
-        if let Err(e) = self.shared.wal().ack(segment) {
-            tracing::error!(exporter = %self.id, error = %e, "persistent queue: cannot delete a delivered segment");
+    fn ack(&self, rec: RecordId) {
+        if let Err(e) = self.shared.wal().ack(rec) {
+            tracing::error!(exporter = %self.id, error = %e, "persistent queue: cannot record a delivery");
         }
     }
 }
