@@ -37,9 +37,13 @@ impl Consumer {
         self.tx.same_channel(&other.tx)
     }
 
-    pub async fn consume(&self, mut batch: Batch) {
+    pub async fn consume(&self, batch: Batch) {
+        self.consume_as(batch, self.on_full).await
+    }
+
+    async fn consume_as(&self, mut batch: Batch, on_full: OnFull) {
         let acks = if self.ack_on_enqueue { batch.take_settleable_acks() } else { Vec::new() };
-        let sent = match self.on_full {
+        let sent = match on_full {
             OnFull::Refuse => self.tx.try_send(batch).map_err(|e| match e {
                 async_channel::TrySendError::Full(b) => (b, PipelineError::unavailable("queue is full, retry later")),
                 async_channel::TrySendError::Closed(b) => (b, PipelineError::shutting_down()),
@@ -72,7 +76,9 @@ pub struct Observer {
 pub struct Fanout(pub Vec<Consumer>, pub Vec<Observer>);
 
 impl Fanout {
-    pub async fn consume(&self, batch: Batch) {
+    /// Hands `batch` to every consumer; `wait_for_room` makes a consumer
+    /// that would refuse when full wait instead.
+    pub async fn consume(&self, batch: Batch, wait_for_room: bool) {
         for o in &self.1 {
             if let Ok(mut p) = o.processor.lock() {
                 p.observe(&batch.payload);
@@ -86,10 +92,11 @@ impl Fanout {
             }
             return;
         };
+        let on_full = |c: &Consumer| if wait_for_room { OnFull::Block } else { c.on_full };
         for c in rest {
-            c.consume(batch.fork()).await;
+            c.consume_as(batch.fork(), on_full(c)).await;
         }
-        last.consume(batch).await;
+        last.consume_as(batch, on_full(last)).await;
     }
 }
 

@@ -100,7 +100,7 @@ async fn dispatch(processors: &mut [Box<dyn Processor>], mut batches: Vec<Batch>
         if b.payload.is_empty() {
             b.ok();
         } else {
-            out.consume(b).await;
+            out.consume(b, false).await;
         }
     }
 }

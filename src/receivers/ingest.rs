@@ -1,4 +1,4 @@
-use aiotel_api::{Ack, Batch, Payload, PipelineError};
+use aiotel_api::{Ack, AckReceiver, Batch, Payload, PipelineError};
 
 use crate::pipeline::Fanout;
 use crate::telemetry::ComponentCounters;
@@ -12,31 +12,57 @@ pub struct Rejected {
 }
 
 /// Hands decoded data to the pipelines and waits until they accept it.
-pub async fn ingest(
+pub async fn ingest(out: &Fanout, counters: &ComponentCounters, payload: Payload) -> Result<Rejected, PipelineError> {
+    submit(out, counters, payload, false).await.answer().await
+}
+
+/// Data handed to the pipelines whose answer is still to come.
+pub struct Submitted {
+    rejected: Rejected,
+    n: u64,
+    done: Option<AckReceiver>,
+    counters: ComponentCounters,
+}
+
+/// Hands decoded data to the pipelines. With `wait_for_room`, a full
+/// pipeline queue makes this wait instead of refusing: the backpressure of
+/// a receiver that pulls (Kafka), which has nobody to tell to retry.
+pub async fn submit(
     out: &Fanout,
     counters: &ComponentCounters,
     mut payload: Payload,
-) -> Result<Rejected, PipelineError> {
+    wait_for_room: bool,
+) -> Submitted {
     let rejected = strip_invalid(&mut payload);
     let n = payload.item_count() as u64;
     counters.refused.inc_by(rejected.count);
+    let counters = counters.clone();
     if n == 0 {
-        return Ok(rejected);
+        return Submitted { rejected, n, done: None, counters };
     }
     let (ack, done) = Ack::new();
-    out.consume(Batch::new(payload, vec![ack])).await;
-    match done.await {
-        Ok(Ok(())) => {
-            counters.accepted.inc_by(n);
-            Ok(rejected)
-        }
-        Ok(Err(e)) => {
-            counters.refused.inc_by(n);
-            Err(e)
-        }
-        Err(_) => {
-            counters.refused.inc_by(n);
-            Err(PipelineError::unavailable("pipeline stopped before answering"))
+    out.consume(Batch::new(payload, vec![ack]), wait_for_room).await;
+    Submitted { rejected, n, done: Some(done), counters }
+}
+
+impl Submitted {
+    /// Waits until every stage has settled the data (see `acknowledgements`).
+    pub async fn answer(self) -> Result<Rejected, PipelineError> {
+        let Some(done) = self.done else { return Ok(self.rejected) };
+        let n = self.n;
+        match done.await {
+            Ok(Ok(())) => {
+                self.counters.accepted.inc_by(n);
+                Ok(self.rejected)
+            }
+            Ok(Err(e)) => {
+                self.counters.refused.inc_by(n);
+                Err(e)
+            }
+            Err(_) => {
+                self.counters.refused.inc_by(n);
+                Err(PipelineError::unavailable("pipeline stopped before answering"))
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use super::config::{Encoding, InitialOffset, KafkaReceiverConfig};
 use super::decode::decode;
 use super::group::GroupContext;
 use crate::pipeline::Fanout;
-use crate::receivers::ingest;
+use crate::receivers::ingest::submit;
 use crate::telemetry::ComponentCounters;
 
 /// How long shutdown waits for the pipeline to answer for the messages in hand.
@@ -100,7 +100,19 @@ impl SignalConsumer {
                     Ok(m) => {
                         let m = m.detach();
                         inflight_bytes += size(&m);
-                        inflight.push_back(self.first_attempt(m));
+                        // Entering the pipeline waits for room (backpressure);
+                        // only the answer is awaited concurrently.
+                        let outcome = match decode(self.signal, self.encoding, m.payload().unwrap_or_default()) {
+                            Ok(p) => Ok(submit(&self.out, &self.counters, p, true).await),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        inflight.push_back(async move {
+                            let outcome = match outcome {
+                                Ok(sub) => Outcome::Ingested(sub.answer().await.map(|_| ())),
+                                Err(e) => Outcome::Malformed(e),
+                            };
+                            (m, outcome)
+                        });
                     }
                     Err(e) => {
                         // Broker down, unknown topic, rebalance trouble: librdkafka keeps trying.
@@ -133,14 +145,6 @@ impl SignalConsumer {
         let consumer = self.consumer;
         let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
         tracing::info!(receiver = %id, "Kafka consumer closed");
-    }
-
-    async fn first_attempt(&self, m: OwnedMessage) -> (OwnedMessage, Outcome) {
-        let outcome = match decode(self.signal, self.encoding, m.payload().unwrap_or_default()) {
-            Ok(p) => Outcome::Ingested(ingest(&self.out, &self.counters, p).await.map(|_| ())),
-            Err(e) => Outcome::Malformed(e.to_string()),
-        };
-        (m, outcome)
     }
 
     /// Marks a message once the pipeline accepted it, offering it again while
@@ -186,7 +190,7 @@ impl SignalConsumer {
             // Decoded again rather than every first attempt keeping a copy.
             let Ok(p) = decode(self.signal, self.encoding, m.payload().unwrap_or_default()) else { return true };
             res = tokio::select! {
-                r = ingest(&self.out, &self.counters, p) => r.map(|_| ()),
+                r = async { submit(&self.out, &self.counters, p, true).await.answer().await } => r.map(|_| ()),
                 _ = async { stop.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => return false,
             };
         }
