@@ -67,7 +67,10 @@ def fill(bootstrap, traces, spans_per_trace):
     from confluent_kafka import Producer
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "queue.buffering.max.messages": 1_000_000})
+    # One message per record batch: tansu 0.6.0 serves no fetch that starts
+    # inside a batch, which a gateway resuming after a rebalance may need.
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 1,
+                  "queue.buffering.max.messages": 1_000_000})
     for t in range(1, traces + 1):
         req = ExportTraceServiceRequest()
         rs = req.resource_spans.add()
