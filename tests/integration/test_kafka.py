@@ -366,6 +366,6 @@ def test_refused_messages_are_offered_again_until_accepted(broker, spawn, workdi
         wait_until(lambda: set(got) >= set(expected), timeout=60, what="every span once the backend is up")
         assert c.stop() == 0
         assert set(got) == set(expected)
-        assert sum(broker.committed("refused", "refused").values()) == 20
+        assert sum(max(o, 0) for o in broker.committed("refused", "refused").values()) == 20
     finally:
         server.shutdown()
