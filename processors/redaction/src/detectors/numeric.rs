@@ -120,30 +120,37 @@ fn too_small(s: &[u8], p: usize) -> Option<usize> {
 /// Checks for a numeric entity at the digit at `p`, the first digit not
 /// yet read, calling `found(start, end, kind)` for what it finds. Returns
 /// where the next check may start: the digits before it have been read.
+#[inline]
 pub(crate) fn at(s: &[u8], p: usize, want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) -> usize {
     if word_before(s, p) {
-        // IBAN: two uppercase letters then check digits, at a word start.
-        if want.iban
-            && p >= 2
-            && s[p - 1].is_ascii_uppercase()
-            && s[p - 2].is_ascii_uppercase()
-            && !word_before(s, p - 2)
-        {
-            if let Some(end) = iban(s, p - 2) {
-                found(p - 2, end, Builtin::Iban);
-                return end;
-            }
-        }
-        // Digits inside a word (ids, hashes, `v2`) start nothing.
-        let mut i = p;
-        while i < s.len() && is_word(s[i]) {
-            i += 1;
-        }
-        return i;
+        return in_word(s, p, want, found);
     }
-    if let Some(end) = too_small(s, p) {
-        return end;
+    match too_small(s, p) {
+        Some(end) => end,
+        None => classify_token(s, p, want, found),
     }
+}
+
+/// A digit glued to the letters before it: an IBAN's check digits, or
+/// digits inside a word (ids, hashes, `v2`), which start nothing.
+fn in_word(s: &[u8], p: usize, want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) -> usize {
+    // IBAN: two uppercase letters then check digits, at a word start.
+    if want.iban && p >= 2 && s[p - 1].is_ascii_uppercase() && s[p - 2].is_ascii_uppercase() && !word_before(s, p - 2) {
+        if let Some(end) = iban(s, p - 2) {
+            found(p - 2, end, Builtin::Iban);
+            return end;
+        }
+    }
+    let mut i = p;
+    while i < s.len() && is_word(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The numeric token at `p`, classified whole and by its sub-ranges.
+#[inline(never)]
+fn classify_token(s: &[u8], p: usize, want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) -> usize {
     let t = token(s, p);
     // The tail of a grouped IBAN-like code ("DE12 3456 ...") is not a card or phone.
     if !iban_like_before(s, p) {
@@ -252,6 +259,13 @@ fn extension(s: &[u8], end: usize) -> usize {
 
 /// Classifies groups `i..=j`; returns the kind and the match start.
 fn classify(t: &Token, i: usize, j: usize, want: &Want) -> Option<(Builtin, usize)> {
+    let g = j - i + 1;
+    let plus = i == 0 && t.plus;
+    // Every kind but IPv4 (four groups) needs nine digits or more, or eight
+    // after a `+`: dates, times and versions end here.
+    if g != 4 && (i..=j).map(|k| t.len(k)).sum::<usize>() < if plus { 8 } else { 9 } {
+        return None;
+    }
     let mut buf = [0u8; MAX_DIGITS + 2];
     let mut nd = 0;
     for k in i..=j {
@@ -263,7 +277,6 @@ fn classify(t: &Token, i: usize, j: usize, want: &Want) -> Option<(Builtin, usiz
         nd += d.len();
     }
     let digits = &buf[..nd];
-    let g = j - i + 1;
     // Group lengths and the separators between them (seps[k] precedes group k+1).
     let mut lens_a = [0usize; 8];
     let mut seps_a: [&[u8]; 8] = [b""; 8];
@@ -275,7 +288,6 @@ fn classify(t: &Token, i: usize, j: usize, want: &Want) -> Option<(Builtin, usiz
     }
     let (lens, seps) = (&lens_a[..g], &seps_a[..g - 1]);
     let start = t.groups[i].start;
-    let plus = i == 0 && t.plus;
 
     if want.ip && g == 4 && !plus && seps.iter().all(|s| *s == b".") {
         let dotted_before = i > 0 && t.sep(i) == b".";
