@@ -196,8 +196,10 @@ impl Scanner {
         }
         // Emails, IPv6 and the numeric entities from one pass over their
         // trigger bytes; each keeps its own place, as separate passes would.
+        // A number or word the numeric check read whole holds no `@` or `:`,
+        // so the search goes on after it.
         if self.email || self.ipv6 || self.numeric.any() {
-            let (mut email_from, mut ipv6_from, mut digit_from) = (0, 0, 0);
+            let (mut email_from, mut ipv6_from) = (0, 0);
             trigger::for_each(b, |p| match b[p] {
                 b'@' => {
                     if self.email && p >= email_from {
@@ -206,6 +208,7 @@ impl Scanner {
                             email_from = en;
                         }
                     }
+                    p + 1
                 }
                 b':' => {
                     if self.ipv6 && p >= ipv6_from {
@@ -217,12 +220,10 @@ impl Scanner {
                             Err(r) => ipv6_from = r,
                         }
                     }
+                    p + 1
                 }
-                _ => {
-                    if p >= digit_from && self.numeric.any() {
-                        digit_from = numeric::at(b, p, &self.numeric, &mut push);
-                    }
-                }
+                _ if self.numeric.any() => numeric::at(b, p, &self.numeric, &mut push),
+                _ => p + 1,
             });
         }
         if let Some((ac, rule)) = &self.dict {

@@ -163,12 +163,7 @@ fn classify_token(s: &[u8], p: usize, want: &Want, found: &mut impl FnMut(usize,
 /// `want` tells which kinds are enabled.
 #[cfg(test)]
 pub(crate) fn scan(s: &[u8], want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) {
-    let mut next = 0;
-    super::trigger::for_each(s, |p| {
-        if p >= next && s[p].is_ascii_digit() {
-            next = at(s, p, want, found);
-        }
-    });
+    super::trigger::for_each(s, |p| if s[p].is_ascii_digit() { at(s, p, want, found) } else { p + 1 });
 }
 
 /// Which numeric detectors are on.

@@ -10,9 +10,11 @@ pub(crate) fn is_trigger(c: u8) -> bool {
     matches!(c, b'0'..=b':' | b'@')
 }
 
-/// Calls `f(i)` for every `i` where `b[i]` is a trigger, in increasing order.
+/// Calls `f(i)` for the triggers `b[i]`, in increasing order. `f` returns
+/// where the search goes on (more than `i`): the triggers before it are
+/// skipped, so a number or word read whole is not visited digit by digit.
 #[inline]
-pub(crate) fn for_each(b: &[u8], mut f: impl FnMut(usize)) {
+pub(crate) fn for_each(b: &[u8], mut f: impl FnMut(usize) -> usize) {
     #[cfg(target_arch = "x86_64")]
     {
         if b.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
@@ -35,28 +37,33 @@ pub(crate) fn any(b: &[u8]) -> bool {
 }
 
 #[inline]
-fn scalar(b: &[u8], from: usize, f: &mut impl FnMut(usize)) {
-    for (i, &c) in b.iter().enumerate().skip(from) {
-        if is_trigger(c) {
-            f(i);
-        }
+fn scalar(b: &[u8], mut i: usize, f: &mut impl FnMut(usize) -> usize) {
+    while i < b.len() {
+        i = if is_trigger(b[i]) { f(i) } else { i + 1 };
     }
 }
 
-/// Calls `f` for each set bit of `mask`, as an offset from `base`.
+/// Visits the triggers in `mask`, the block of `width` bytes at `base`.
+/// Returns where the next block starts: after this one, or further on when
+/// `f` skipped past it.
 #[inline(always)]
-fn bits(mut mask: u32, base: usize, f: &mut impl FnMut(usize)) {
+fn visit(mut mask: u32, base: usize, width: usize, f: &mut impl FnMut(usize) -> usize) -> usize {
     while mask != 0 {
-        f(base + mask.trailing_zeros() as usize);
-        mask &= mask - 1;
+        let next = f(base + mask.trailing_zeros() as usize);
+        if next >= base + width {
+            return next;
+        }
+        // `next` lies after the trigger just visited, inside this block.
+        mask &= u32::MAX << (next - base);
     }
+    base + width
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::bits;
+    use super::visit;
 
     // Signed compares: bytes >= 0x80 are negative, so never triggers.
     // Digits and `:` are the contiguous range '0'..=':'.
@@ -67,7 +74,7 @@ mod x86 {
     /// SSE2 is in the x86_64 baseline. `b` holds at least 16 bytes; the last
     /// block overlaps the one before it and its already-seen bytes are masked.
     #[inline]
-    pub(super) fn sse2(b: &[u8], f: &mut impl FnMut(usize)) {
+    pub(super) fn sse2(b: &[u8], f: &mut impl FnMut(usize) -> usize) {
         debug_assert!(b.len() >= 16);
         // SAFETY: SSE2 is always there, and the load reads b[i..i + 16] with i + 16 <= b.len().
         let block = |i: usize| unsafe {
@@ -77,13 +84,12 @@ mod x86 {
         };
         let mut i = 0;
         while i + 16 <= b.len() {
-            bits(block(i), i, f);
-            i += 16;
+            i = visit(block(i), i, 16, f);
         }
         if i < b.len() {
             let last = b.len() - 16;
             let seen = (i - last) as u32;
-            bits(block(last) >> seen << seen, last, f);
+            visit(block(last) >> seen << seen, last, 16, f);
         }
     }
 
@@ -104,21 +110,20 @@ mod x86 {
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn avx2(b: &[u8], f: &mut impl FnMut(usize)) {
+    pub(super) unsafe fn avx2(b: &[u8], f: &mut impl FnMut(usize) -> usize) {
         debug_assert!(b.len() >= 32);
         let mut i = 0;
         while i + 32 <= b.len() {
             // SAFETY: reads b[i..i + 32], in bounds by the loop condition.
             let m = unsafe { block256!(b.as_ptr().add(i)) };
-            bits(m, i, f);
-            i += 32;
+            i = visit(m, i, 32, f);
         }
         if i < b.len() {
             let last = b.len() - 32;
             let seen = (i - last) as u32;
             // SAFETY: reads b[last..], 32 bytes.
             let m = unsafe { block256!(b.as_ptr().add(last)) };
-            bits(m >> seen << seen, last, f);
+            visit(m >> seen << seen, last, 32, f);
         }
     }
 }
@@ -127,22 +132,47 @@ mod x86 {
 mod tests {
     use super::*;
 
+    /// What `for_each` must visit: each trigger at or after the last resume point.
+    fn expected(s: &[u8], skip: impl Fn(usize) -> usize) -> Vec<usize> {
+        let mut want = Vec::new();
+        let mut i = 0;
+        while i < s.len() {
+            if is_trigger(s[i]) {
+                want.push(i);
+                i = skip(i);
+            } else {
+                i += 1;
+            }
+        }
+        want
+    }
+
     #[test]
     fn agrees_with_a_byte_loop() {
-        // Every byte value, at every length around the 16- and 32-byte steps.
+        // Every byte value, at every length around the 16- and 32-byte steps,
+        // visiting every trigger or jumping ahead by up to 40 bytes.
         let bytes: Vec<u8> = (0..=255u8).chain(b"abc/:9@;?".iter().copied()).rev().collect();
-        for len in 0..bytes.len() {
-            let s = &bytes[..len];
-            let want: Vec<usize> = (0..len).filter(|&i| is_trigger(s[i])).collect();
-            let mut got = Vec::new();
-            for_each(s, |i| got.push(i));
-            assert_eq!(got, want, "len {len}");
-            assert_eq!(any(s), !want.is_empty());
-            #[cfg(target_arch = "x86_64")]
-            if len >= 16 {
-                let mut sse = Vec::new();
-                x86::sse2(s, &mut |i| sse.push(i));
-                assert_eq!(sse, want, "sse2, len {len}");
+        for jump in [1, 2, 5, 15, 16, 17, 31, 32, 33, 40] {
+            let skip = |i: usize| i + jump;
+            for len in 0..bytes.len() {
+                let s = &bytes[..len];
+                let want = expected(s, skip);
+                let mut got = Vec::new();
+                for_each(s, |i| {
+                    got.push(i);
+                    skip(i)
+                });
+                assert_eq!(got, want, "len {len} jump {jump}");
+                assert_eq!(any(s), s.iter().any(|&c| is_trigger(c)));
+                #[cfg(target_arch = "x86_64")]
+                if len >= 16 {
+                    let mut sse = Vec::new();
+                    x86::sse2(s, &mut |i| {
+                        sse.push(i);
+                        skip(i)
+                    });
+                    assert_eq!(sse, want, "sse2, len {len} jump {jump}");
+                }
             }
         }
     }
