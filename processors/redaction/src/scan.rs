@@ -184,10 +184,15 @@ impl Scanner {
     }
 
     /// Every match in `s`, sorted and without overlaps.
+    #[inline]
     pub(crate) fn find(&self, s: &str, hits: &mut Vec<Hit>) {
-        if self.cannot_match(s.as_bytes()) {
-            return;
+        // Checked where the value is: most values are short and end here.
+        if !self.cannot_match(s.as_bytes()) {
+            self.find_all(s, hits);
         }
+    }
+
+    fn find_all(&self, s: &str, hits: &mut Vec<Hit>) {
         let b = s.as_bytes();
         let rule_of = |k: Builtin| self.builtin[k as usize].expect("only enabled detectors report");
         let mut push = |start: usize, end: usize, k: Builtin| hits.push(Hit { start, end, rule: rule_of(k) });

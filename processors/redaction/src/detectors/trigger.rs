@@ -30,10 +30,44 @@ pub(crate) fn for_each(b: &[u8], mut f: impl FnMut(usize) -> usize) {
     scalar(b, 0, &mut f);
 }
 
-/// Whether `b` holds any trigger byte.
+/// Whether `b` holds any trigger byte. Built for the short values (keys,
+/// names, ids) it is asked about: eight bytes at a time, with overlapping
+/// reads instead of a byte loop at the end.
 #[inline]
 pub(crate) fn any(b: &[u8]) -> bool {
-    b.iter().any(|&c| is_trigger(c))
+    let n = b.len();
+    let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
+    let half = |i: usize| u64::from(u32::from_le_bytes(b[i..i + 4].try_into().expect("four bytes")));
+    match n {
+        0 => false,
+        // Bytes 0, n/2 and n-1 are every byte; the zero padding is no trigger.
+        1..=3 => swar(u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16),
+        4..=7 => swar(half(0) | half(n - 4) << 32),
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if swar(word(i)) {
+                    return true;
+                }
+                i += 8;
+            }
+            swar(word(n - 8))
+        }
+    }
+}
+
+/// Whether any of the eight bytes in `x` is a trigger. Each byte is tested
+/// on its own (no carry or borrow crosses bytes), so the answer is exact.
+#[inline(always)]
+fn swar(x: u64) -> bool {
+    const L: u64 = 0x0101_0101_0101_0101;
+    let ascii = !x & (L * 0x80);
+    let t = x & (L * 0x7f);
+    // Bit 7 of each byte: t >= '0', t >= ';' and t != '@'.
+    let ge_zero = t + L * (0x80 - b'0' as u64);
+    let ge_semicolon = t + L * (0x80 - b';' as u64);
+    let not_at = (t ^ (L * b'@' as u64)) + L * 0x7f;
+    (((ge_zero & !ge_semicolon) | !not_at) & ascii) != 0
 }
 
 #[inline]
@@ -163,7 +197,7 @@ mod tests {
                     skip(i)
                 });
                 assert_eq!(got, want, "len {len} jump {jump}");
-                assert_eq!(any(s), s.iter().any(|&c| is_trigger(c)));
+                assert_eq!(any(s), s.iter().any(|&c| is_trigger(c)), "len {len}");
                 #[cfg(target_arch = "x86_64")]
                 if len >= 16 {
                     let mut sse = Vec::new();
@@ -172,6 +206,19 @@ mod tests {
                         skip(i)
                     });
                     assert_eq!(sse, want, "sse2, len {len} jump {jump}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn any_finds_each_byte_in_every_position() {
+        for len in 1..=24 {
+            for at in 0..len {
+                for c in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = c;
+                    assert_eq!(any(&s), is_trigger(c), "byte {c:#x} at {at} of {len}");
                 }
             }
         }
