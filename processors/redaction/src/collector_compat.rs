@@ -93,8 +93,10 @@ impl KeyRules {
         })
     }
 
+    #[inline]
     pub fn is_ignored(&self, k: &str) -> bool {
-        self.ignored.contains(k) || self.ignored_patterns.as_ref().is_some_and(|s| s.is_match(k))
+        (!self.ignored.is_empty() && self.ignored.contains(k))
+            || self.ignored_patterns.as_ref().is_some_and(|s| s.is_match(k))
     }
 
     /// Without `allow_all_keys`, keys not in `allowed_keys` are removed.
@@ -116,7 +118,11 @@ impl KeyRules {
     }
 
     /// Applies every `blocked_values` regex in turn, as the Collector does.
+    #[inline]
     pub fn mask_blocked<'a>(&self, v: &'a str) -> Cow<'a, str> {
+        if self.blocked_values.is_empty() {
+            return Cow::Borrowed(v);
+        }
         let mut cur = Cow::Borrowed(v);
         for re in &self.blocked_values {
             if re.is_match(&cur) {

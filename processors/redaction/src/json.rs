@@ -21,14 +21,26 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
     // between strings must be scanned as a whole.
     let mut want_value = true;
     let mut i = 0;
-    while i < b.len() {
-        let class = CLASS[b[i] as usize];
-        if class >= STRING {
-            if !want_value {
-                return None;
+    'values: while i < b.len() {
+        // Punctuation and whitespace up to the next value, in a loop of its own.
+        let mut class = CLASS[b[i] as usize];
+        while class < STRING {
+            match class {
+                OPEN => want_value = true,
+                CLOSE => want_value = false,
+                SPACE => {}
+                _ => return None,
             }
-            want_value = false;
+            i += 1;
+            if i == b.len() {
+                break 'values;
+            }
+            class = CLASS[b[i] as usize];
         }
+        if !want_value {
+            return None;
+        }
+        want_value = false;
         match class {
             STRING => {
                 let start = i + 1;
@@ -104,16 +116,7 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
                 }
                 i = end;
             }
-            OPEN => {
-                want_value = true;
-                i += 1;
-            }
-            CLOSE => {
-                want_value = false;
-                i += 1;
-            }
-            SPACE => i += 1,
-            LITERAL => {
+            _ => {
                 let lit: &[u8] = match b[i] {
                     b't' => b"true",
                     b'f' => b"false",
@@ -124,7 +127,6 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
                 }
                 i += lit.len();
             }
-            _ => return None,
         }
     }
     Some(match out {
@@ -146,6 +148,7 @@ const OPEN: u8 = 2;
 const CLOSE: u8 = 3;
 const STRING: u8 = 4;
 const NUMBER: u8 = 5;
+/// The first byte of `true`, `false` or `null`.
 const LITERAL: u8 = 6;
 
 /// The class of every byte, so the walk between strings is one lookup.

@@ -54,6 +54,7 @@ impl Engine {
 
     /// One string through every value rule: the Collector's blocked values,
     /// the URL sanitizer when `url` is set, then the detectors.
+    #[inline]
     pub fn pipeline<'a>(&self, s: &'a str, url: bool) -> Redacted<'a> {
         if s.len() > self.max_value_bytes {
             return Redacted::Changed(Cow::Borrowed(TOO_LARGE));
@@ -228,6 +229,7 @@ impl Engine {
         n > self.max_value_bytes
     }
 
+    #[inline]
     fn set_string(&self, s: &mut String, url: bool) -> Fate {
         match self.pipeline(s, url) {
             Redacted::Unchanged => Fate::Same,
