@@ -58,6 +58,9 @@ pub(crate) struct KeyRules {
     pub redact_all_types: bool,
     /// Matches a whole value, for keys matching `blocked_key_patterns`.
     mask_all: Regex,
+    /// No key rule and no value rule but the detectors applies: every key
+    /// is kept and every value goes to the detectors as it is.
+    pub values_only: bool,
 }
 
 fn set(list: &[String], field: &str) -> Result<Option<RegexSet>, String> {
@@ -90,6 +93,13 @@ impl KeyRules {
             summary: cfg.summary_level(),
             redact_all_types: cfg.redact_all_types,
             mask_all: Regex::new(".*").expect("static"),
+            values_only: cfg.allow_all_keys
+                && cfg.ignored_keys.is_empty()
+                && cfg.ignored_key_patterns.is_empty()
+                && cfg.blocked_key_patterns.is_empty()
+                && cfg.blocked_values.is_empty()
+                && cfg.allowed_values.is_empty()
+                && !cfg.redact_all_types,
         })
     }
 

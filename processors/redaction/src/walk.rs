@@ -166,6 +166,9 @@ impl Engine {
 
     fn attr(&self, kv: &mut KeyValue, t: &mut Touched) -> bool {
         let r = &self.rules;
+        if r.values_only && self.url.is_none() {
+            return self.attr_value(kv, t);
+        }
         let k = kv.key.as_str();
         if r.is_ignored(k) {
             t.ignore(|| kv.key.clone());
@@ -201,6 +204,34 @@ impl Engine {
             Some(Value::StringValue(s)) => self.set_string(s, url),
             Some(Value::KvlistValue(_) | Value::ArrayValue(_)) => self.nested(v),
             Some(_) if r.redact_all_types => self.scalar(v, url),
+            _ => Fate::Same,
+        };
+        match fate {
+            Fate::Same => true,
+            Fate::Changed => {
+                t.mask(|| kv.key.clone());
+                true
+            }
+            Fate::Drop => {
+                t.redact(|| kv.key.clone());
+                false
+            }
+        }
+    }
+
+    /// [`Engine::attr`] when only the detectors apply (`allow_all_keys` and
+    /// no other key or value rule, the default): strings are scanned, every
+    /// other value is kept.
+    #[inline]
+    fn attr_value(&self, kv: &mut KeyValue, t: &mut Touched) -> bool {
+        let v = kv.value.get_or_insert_with(AnyValue::default);
+        let fate = match &mut v.value {
+            Some(Value::StringValue(s)) => self.set_string(s, false),
+            Some(Value::BytesValue(b)) if b.len() > self.max_value_bytes => {
+                v.value = Some(Value::StringValue(TOO_LARGE.to_string()));
+                Fate::Changed
+            }
+            Some(Value::KvlistValue(_) | Value::ArrayValue(_)) => self.nested(&mut v.value),
             _ => Fate::Same,
         };
         match fate {
