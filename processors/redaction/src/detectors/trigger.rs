@@ -80,6 +80,7 @@ fn scalar(b: &[u8], mut i: usize, f: &mut impl FnMut(usize) -> usize) {
 /// Visits the triggers in `mask`, the block of `width` bytes at `base`.
 /// Returns where the next block starts: after this one, or further on when
 /// `f` skipped past it.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn visit(mut mask: u32, base: usize, width: usize, f: &mut impl FnMut(usize) -> usize) -> usize {
     while mask != 0 {
