@@ -58,6 +58,9 @@ pub(crate) struct KeyRules {
     pub redact_all_types: bool,
     /// Matches a whole value, for keys matching `blocked_key_patterns`.
     mask_all: Regex,
+    /// No key rule and no value rule but the detectors applies: every key
+    /// is kept and every value goes to the detectors as it is.
+    pub values_only: bool,
 }
 
 fn set(list: &[String], field: &str) -> Result<Option<RegexSet>, String> {
@@ -90,11 +93,20 @@ impl KeyRules {
             summary: cfg.summary_level(),
             redact_all_types: cfg.redact_all_types,
             mask_all: Regex::new(".*").expect("static"),
+            values_only: cfg.allow_all_keys
+                && cfg.ignored_keys.is_empty()
+                && cfg.ignored_key_patterns.is_empty()
+                && cfg.blocked_key_patterns.is_empty()
+                && cfg.blocked_values.is_empty()
+                && cfg.allowed_values.is_empty()
+                && !cfg.redact_all_types,
         })
     }
 
+    #[inline]
     pub fn is_ignored(&self, k: &str) -> bool {
-        self.ignored.contains(k) || self.ignored_patterns.as_ref().is_some_and(|s| s.is_match(k))
+        (!self.ignored.is_empty() && self.ignored.contains(k))
+            || self.ignored_patterns.as_ref().is_some_and(|s| s.is_match(k))
     }
 
     /// Without `allow_all_keys`, keys not in `allowed_keys` are removed.
@@ -116,7 +128,11 @@ impl KeyRules {
     }
 
     /// Applies every `blocked_values` regex in turn, as the Collector does.
+    #[inline]
     pub fn mask_blocked<'a>(&self, v: &'a str) -> Cow<'a, str> {
+        if self.blocked_values.is_empty() {
+            return Cow::Borrowed(v);
+        }
         let mut cur = Cow::Borrowed(v);
         for re in &self.blocked_values {
             if re.is_match(&cur) {

@@ -21,16 +21,28 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
     // between strings must be scanned as a whole.
     let mut want_value = true;
     let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if matches!(c, b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') {
-            if !want_value {
-                return None;
+    'values: while i < b.len() {
+        // Punctuation and whitespace up to the next value, in a loop of its own.
+        let mut class = CLASS[b[i] as usize];
+        while class < STRING {
+            match class {
+                OPEN => want_value = true,
+                CLOSE => want_value = false,
+                SPACE => {}
+                _ => return None,
             }
-            want_value = false;
+            i += 1;
+            if i == b.len() {
+                break 'values;
+            }
+            class = CLASS[b[i] as usize];
         }
-        match c {
-            b'"' => {
+        if !want_value {
+            return None;
+        }
+        want_value = false;
+        match class {
+            STRING => {
                 let start = i + 1;
                 let (end, escaped) = string_end(b, start)?;
                 let raw = &s[start..end];
@@ -80,7 +92,7 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
                 }
                 i = end + 1;
             }
-            b'-' | b'0'..=b'9' => {
+            NUMBER => {
                 let end = i + b[i..]
                     .iter()
                     .position(|&c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
@@ -104,17 +116,8 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
                 }
                 i = end;
             }
-            b'{' | b'[' | b':' | b',' => {
-                want_value = true;
-                i += 1;
-            }
-            b'}' | b']' => {
-                want_value = false;
-                i += 1;
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-            b't' | b'f' | b'n' => {
-                let lit: &[u8] = match c {
+            _ => {
+                let lit: &[u8] = match b[i] {
                     b't' => b"true",
                     b'f' => b"false",
                     _ => b"null",
@@ -124,7 +127,6 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
                 }
                 i += lit.len();
             }
-            _ => return None,
         }
     }
     Some(match out {
@@ -136,10 +138,56 @@ pub(crate) fn redact<'a>(sc: &Scanner, s: &'a str) -> Option<Redacted<'a>> {
     })
 }
 
+// What a byte outside strings can be; values (string and up) are the ones
+// that must not follow another value directly.
+const INVALID: u8 = 0;
+const SPACE: u8 = 1;
+/// `{`, `[`, `:` and `,`: a value may follow.
+const OPEN: u8 = 2;
+/// `}` and `]`: a value ended.
+const CLOSE: u8 = 3;
+const STRING: u8 = 4;
+const NUMBER: u8 = 5;
+/// The first byte of `true`, `false` or `null`.
+const LITERAL: u8 = 6;
+
+/// The class of every byte, so the walk between strings is one lookup.
+static CLASS: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    t[b' ' as usize] = SPACE;
+    t[b'\t' as usize] = SPACE;
+    t[b'\r' as usize] = SPACE;
+    t[b'\n' as usize] = SPACE;
+    t[b'{' as usize] = OPEN;
+    t[b'[' as usize] = OPEN;
+    t[b':' as usize] = OPEN;
+    t[b',' as usize] = OPEN;
+    t[b'}' as usize] = CLOSE;
+    t[b']' as usize] = CLOSE;
+    t[b'"' as usize] = STRING;
+    t[b'-' as usize] = NUMBER;
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = NUMBER;
+        d += 1;
+    }
+    t[b't' as usize] = LITERAL;
+    t[b'f' as usize] = LITERAL;
+    t[b'n' as usize] = LITERAL;
+    t
+};
+
 /// The index of the closing quote of the string whose content starts at
 /// `start`, and whether it holds escapes.
 fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
+    // Most strings are keys and short values: look at the first 16 bytes
+    // before starting a search built for long haystacks.
     let mut i = start;
+    match short_quote_or_backslash(b, start) {
+        Some(k) if b[k] == b'"' => return Some((k, false)),
+        Some(_) => {}
+        None => i = (start + 16).min(b.len()),
+    }
     let mut escaped = false;
     loop {
         let k = i + memchr::memchr2(b'"', b'\\', &b[i..])?;
@@ -152,6 +200,25 @@ fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
             return None;
         }
     }
+}
+
+/// The first `"` or `\\` in `b[start..start + 16]`, when those bytes exist.
+#[inline]
+fn short_quote_or_backslash(b: &[u8], start: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if start + 16 <= b.len() {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is in the x86_64 baseline; the load reads b[start..start + 16], in bounds.
+        let mask = unsafe {
+            let v = _mm_loadu_si128(b.as_ptr().add(start) as *const __m128i);
+            let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let e = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            _mm_movemask_epi8(_mm_or_si128(q, e))
+        };
+        return (mask != 0).then(|| start + mask.trailing_zeros() as usize);
+    }
+    let end = (start + 16).min(b.len());
+    b[start..end].iter().position(|&c| c == b'"' || c == b'\\').map(|k| start + k)
 }
 
 thread_local! {
@@ -233,6 +300,21 @@ mod tests {
     fn decode(raw: &str) -> Option<String> {
         let mut s = String::new();
         decode_into(raw, &mut s).map(|_| s)
+    }
+
+    #[test]
+    fn string_ends_around_the_short_probe() {
+        for n in 0..40 {
+            let body = "a".repeat(n);
+            let plain = format!("\"{body}\" x");
+            assert_eq!(string_end(plain.as_bytes(), 1), Some((n + 1, false)), "{plain}");
+            let escaped = format!("\"{body}\\\"b\" x");
+            assert_eq!(string_end(escaped.as_bytes(), 1), Some((n + 4, true)), "{escaped}");
+            let open = format!("\"{body}");
+            assert_eq!(string_end(open.as_bytes(), 1), None, "{open}");
+            let open_escape = format!("\"{body}\\");
+            assert_eq!(string_end(open_escape.as_bytes(), 1), None, "{open_escape}");
+        }
     }
 
     #[test]

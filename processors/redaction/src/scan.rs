@@ -8,7 +8,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexSet};
 
 use crate::config::{Action, RedactionConfig};
-use crate::detectors::{email, network, numeric, secrets::Secrets, Builtin};
+use crate::detectors::{email, network, numeric, secrets::Secrets, trigger, Builtin};
 use crate::hash::Tokenizer;
 
 /// Placeholder for a value over `max_value_bytes`.
@@ -184,45 +184,52 @@ impl Scanner {
     }
 
     /// Every match in `s`, sorted and without overlaps.
+    #[inline]
     pub(crate) fn find(&self, s: &str, hits: &mut Vec<Hit>) {
-        if self.cannot_match(s.as_bytes()) {
-            return;
+        // Checked where the value is: most values are short and end here.
+        if !self.cannot_match(s.as_bytes()) {
+            self.find_all(s, hits);
         }
+    }
+
+    fn find_all(&self, s: &str, hits: &mut Vec<Hit>) {
         let b = s.as_bytes();
         let rule_of = |k: Builtin| self.builtin[k as usize].expect("only enabled detectors report");
         let mut push = |start: usize, end: usize, k: Builtin| hits.push(Hit { start, end, rule: rule_of(k) });
         if let Some(sec) = &self.secrets {
             sec.scan(s, &mut push);
         }
-        if self.email {
-            let mut last = 0;
-            for at in memchr::memchr_iter(b'@', b) {
-                if at < last {
-                    continue;
-                }
-                if let Some((st, en)) = email::at(s, at) {
-                    push(st, en, Builtin::Email);
-                    last = en;
-                }
-            }
-        }
-        if self.numeric.any() {
-            numeric::scan(b, &self.numeric, &mut push);
-        }
-        if self.ipv6 {
-            let mut resume = 0;
-            for c in memchr::memchr_iter(b':', b) {
-                if c < resume {
-                    continue;
-                }
-                match network::ipv6_at(b, c) {
-                    Ok((st, en)) => {
-                        push(st, en, Builtin::IpAddress);
-                        resume = en;
+        // Emails, IPv6 and the numeric entities from one pass over their
+        // trigger bytes; each keeps its own place, as separate passes would.
+        // A number or word the numeric check read whole holds no `@` or `:`,
+        // so the search goes on after it.
+        if self.email || self.ipv6 || self.numeric.any() {
+            let (mut email_from, mut ipv6_from) = (0, 0);
+            trigger::for_each(b, |p| match b[p] {
+                b'@' => {
+                    if self.email && p >= email_from {
+                        if let Some((st, en)) = email::at(s, p) {
+                            push(st, en, Builtin::Email);
+                            email_from = en;
+                        }
                     }
-                    Err(r) => resume = r,
+                    p + 1
                 }
-            }
+                b':' => {
+                    if self.ipv6 && p >= ipv6_from {
+                        match network::ipv6_at(b, p) {
+                            Ok((st, en)) => {
+                                push(st, en, Builtin::IpAddress);
+                                ipv6_from = en;
+                            }
+                            Err(r) => ipv6_from = r,
+                        }
+                    }
+                    p + 1
+                }
+                _ if self.numeric.any() => numeric::at(b, p, &self.numeric, &mut push),
+                _ => p + 1,
+            });
         }
         if let Some((ac, rule)) = &self.dict {
             for m in ac.find_overlapping_iter(s) {
@@ -248,7 +255,7 @@ impl Scanner {
     /// rules most of them out without starting the detectors.
     #[inline]
     fn cannot_match(&self, b: &[u8]) -> bool {
-        b.len() < self.quick_below && !b.iter().any(|&c| c == b'@' || c == b':' || c.is_ascii_digit())
+        b.len() < self.quick_below && !trigger::any(b)
     }
 
     /// A `drop` or `redact_value` match decides the fate of the whole value.

@@ -54,6 +54,7 @@ impl Engine {
 
     /// One string through every value rule: the Collector's blocked values,
     /// the URL sanitizer when `url` is set, then the detectors.
+    #[inline]
     pub fn pipeline<'a>(&self, s: &'a str, url: bool) -> Redacted<'a> {
         if s.len() > self.max_value_bytes {
             return Redacted::Changed(Cow::Borrowed(TOO_LARGE));
@@ -165,6 +166,9 @@ impl Engine {
 
     fn attr(&self, kv: &mut KeyValue, t: &mut Touched) -> bool {
         let r = &self.rules;
+        if r.values_only && self.url.is_none() {
+            return self.attr_value(kv, t);
+        }
         let k = kv.key.as_str();
         if r.is_ignored(k) {
             t.ignore(|| kv.key.clone());
@@ -215,6 +219,34 @@ impl Engine {
         }
     }
 
+    /// [`Engine::attr`] when only the detectors apply (`allow_all_keys` and
+    /// no other key or value rule, the default): strings are scanned, every
+    /// other value is kept.
+    #[inline]
+    fn attr_value(&self, kv: &mut KeyValue, t: &mut Touched) -> bool {
+        let v = kv.value.get_or_insert_with(AnyValue::default);
+        let fate = match &mut v.value {
+            Some(Value::StringValue(s)) => self.set_string(s, false),
+            Some(Value::BytesValue(b)) if b.len() > self.max_value_bytes => {
+                v.value = Some(Value::StringValue(TOO_LARGE.to_string()));
+                Fate::Changed
+            }
+            Some(Value::KvlistValue(_) | Value::ArrayValue(_)) => self.nested(&mut v.value),
+            _ => Fate::Same,
+        };
+        match fate {
+            Fate::Same => true,
+            Fate::Changed => {
+                t.mask(|| kv.key.clone());
+                true
+            }
+            Fate::Drop => {
+                t.redact(|| kv.key.clone());
+                false
+            }
+        }
+    }
+
     /// Fail closed: a string or bytes value over the limit is replaced whole.
     pub(crate) fn too_large(&self, v: &mut Option<Value>) -> bool {
         let n = match v {
@@ -228,6 +260,7 @@ impl Engine {
         n > self.max_value_bytes
     }
 
+    #[inline]
     fn set_string(&self, s: &mut String, url: bool) -> Fate {
         match self.pipeline(s, url) {
             Redacted::Unchanged => Fate::Same,

@@ -188,3 +188,30 @@ fn allowed_values_and_ignored_keys_skip_detectors() {
     assert_eq!(get_str(&out, "owner"), Some("ops@mycompany.com"));
     assert_eq!(get_str(&out, "x"), Some("<EMAIL>"));
 }
+
+#[test]
+fn detectors_only_configs_match_the_general_rules() {
+    // `allow_all_keys` alone takes a shorter path through each attribute; an
+    // ignored-key pattern that matches no key here takes the general one.
+    // Both must leave the same attributes and summary.
+    for extra in ["", ", detectors: {email: {action: drop}, phone: {action: redact_value}}"] {
+        let fast = processor(&format!("{{allow_all_keys: true, max_value_bytes: 64, summary: debug{extra}}}"));
+        let general = processor(&format!(
+            "{{allow_all_keys: true, max_value_bytes: 64, summary: debug, ignored_key_patterns: ['^$']{extra}}}"
+        ));
+        let input = vec![
+            s("plain", "nothing to see"),
+            s("email", "write to jane@example.com"),
+            s("phone", "call +1 415 555 2671 now"),
+            s("json", r#"[{"role":"user","content":"card 4111 1111 1111 1111"}]"#),
+            s("big", &"x".repeat(65)),
+            kv("bytes", av(Value::BytesValue(vec![0; 100]))),
+            kv("small_bytes", av(Value::BytesValue(vec![1; 4]))),
+            kv("nested", kvlist(vec![s("ip", "10.1.2.3"), s("mail", "jane@example.com"), i("n", 4)])),
+            kv("list", array(vec![sv("078-05-1120"), sv("fine")])),
+            i("count", 4111111111111111),
+            KeyValue { key: "empty".into(), value: None, ..Default::default() },
+        ];
+        assert_eq!(redact_attrs(&fast, input.clone()), redact_attrs(&general, input), "extra: {extra:?}");
+    }
+}

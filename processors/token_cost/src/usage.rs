@@ -358,7 +358,7 @@ pub(crate) fn count(v: &AnyValue) -> Option<u64> {
         Value::IntValue(i) => u64::try_from(*i).ok(),
         Value::DoubleValue(d) => from_f64(*d),
         Value::StringValue(s) => {
-            let s = s.trim();
+            let s = trim(s);
             s.parse::<u64>().ok().or_else(|| s.parse::<f64>().ok().and_then(from_f64))
         }
         _ => None,
@@ -367,8 +367,18 @@ pub(crate) fn count(v: &AnyValue) -> Option<u64> {
 
 fn text(v: &AnyValue) -> Option<&str> {
     match v.value.as_ref()? {
-        Value::StringValue(s) if !s.trim().is_empty() => Some(s.trim()),
+        Value::StringValue(s) => Some(trim(s)).filter(|t| !t.is_empty()),
         _ => None,
+    }
+}
+
+/// `str::trim`, without decoding characters when both ends are printable
+/// ASCII, as model and provider names are.
+#[inline]
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod email;
 pub(crate) mod network;
 pub(crate) mod numeric;
 pub(crate) mod secrets;
+pub(crate) mod trigger;
 
 /// Every built-in detector, by its config name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -50,76 +50,120 @@ fn is_sep(sep: &[u8]) -> bool {
     matches!(sep, b" " | b"-" | b"." | b"/" | b")" | b") " | b")-" | b" (" | b"(")
 }
 
+/// Where the next digit group starts, if a separator joins one to the
+/// group whose digits end at `i`: one or two separator bytes, then a digit.
+#[inline]
+fn next_group(s: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    while j < s.len() && j - i < 2 && matches!(s[j], b' ' | b'-' | b'.' | b'/' | b'(' | b')') {
+        j += 1;
+    }
+    (j > i && j < s.len() && s[j].is_ascii_digit() && is_sep(&s[i..j])).then_some(j)
+}
+
+/// The end of the digits of the group starting at `i`.
+#[inline]
+fn digits_end(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && s[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
 /// Reads the numeric token whose first digit is at `p`.
 fn token(s: &[u8], p: usize) -> Token<'_> {
     let mut t = Token { s, plus: p > 0 && s[p - 1] == b'+', groups: [Group::default(); MAX_GROUPS], n: 0 };
     let mut i = p;
     loop {
-        let st = i;
-        while i < s.len() && s[i].is_ascii_digit() {
-            i += 1;
-        }
-        t.groups[t.n] = Group { start: st, end: i };
+        let end = digits_end(s, i);
+        t.groups[t.n] = Group { start: i, end };
         t.n += 1;
         if t.n == MAX_GROUPS {
             break;
         }
-        // A separator of one or two bytes, then a digit.
-        let mut j = i;
-        while j < s.len() && j - i < 2 && matches!(s[j], b' ' | b'-' | b'.' | b'/' | b'(' | b')') {
-            j += 1;
-        }
-        // Prefer the shortest separator that reaches a digit.
-        let next = (i + 1..=j).find(|&k| k < s.len() && s[k].is_ascii_digit());
-        match next {
-            Some(k) if is_sep(&s[i..k]) => i = k,
-            _ => break,
+        match next_group(s, end) {
+            Some(k) => i = k,
+            None => break,
         }
     }
     t
 }
 
+/// Most numbers in prose are short and alone ("version 4.2", "40%"): fewer
+/// than four groups is no IPv4, fewer than eight digits no card, SSN or
+/// phone, and a lone run of under 13 digits without `+` is an id. Returns
+/// the token's end when it is such a number, read without building it.
+#[inline]
+fn too_small(s: &[u8], p: usize) -> Option<usize> {
+    let mut end = digits_end(s, p);
+    let first = end - p;
+    let Some(mut k) = next_group(s, end) else {
+        let plus = p > 0 && s[p - 1] == b'+';
+        return (first < 8 || (!plus && first < 13)).then_some(end);
+    };
+    let (mut groups, mut digits) = (1, first);
+    loop {
+        if digits >= 8 {
+            return None;
+        }
+        end = digits_end(s, k);
+        groups += 1;
+        digits += end - k;
+        match next_group(s, end) {
+            Some(n) if groups < 3 => k = n,
+            Some(_) => return None,
+            None => return (digits < 8).then_some(end),
+        }
+    }
+}
+
+/// Checks for a numeric entity at the digit at `p`, the first digit not
+/// yet read, calling `found(start, end, kind)` for what it finds. Returns
+/// where the next check may start: the digits before it have been read.
+#[inline]
+pub(crate) fn at(s: &[u8], p: usize, want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) -> usize {
+    if word_before(s, p) {
+        return in_word(s, p, want, found);
+    }
+    match too_small(s, p) {
+        Some(end) => end,
+        None => classify_token(s, p, want, found),
+    }
+}
+
+/// A digit glued to the letters before it: an IBAN's check digits, or
+/// digits inside a word (ids, hashes, `v2`), which start nothing.
+fn in_word(s: &[u8], p: usize, want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) -> usize {
+    // IBAN: two uppercase letters then check digits, at a word start.
+    if want.iban && p >= 2 && s[p - 1].is_ascii_uppercase() && s[p - 2].is_ascii_uppercase() && !word_before(s, p - 2) {
+        if let Some(end) = iban(s, p - 2) {
+            found(p - 2, end, Builtin::Iban);
+            return end;
+        }
+    }
+    let mut i = p;
+    while i < s.len() && is_word(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The numeric token at `p`, classified whole and by its sub-ranges.
+#[inline(never)]
+fn classify_token(s: &[u8], p: usize, want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) -> usize {
+    let t = token(s, p);
+    // The tail of a grouped IBAN-like code ("DE12 3456 ...") is not a card or phone.
+    if !iban_like_before(s, p) {
+        classify_all(&t, want, found);
+    }
+    t.groups[t.n - 1].end.max(p + 1)
+}
+
 /// Finds numeric entities in `s`, calling `found(start, end, kind)`.
 /// `want` tells which kinds are enabled.
+#[cfg(test)]
 pub(crate) fn scan(s: &[u8], want: &Want, found: &mut impl FnMut(usize, usize, Builtin)) {
-    let mut i = 0;
-    while let Some(p) = next_digit(s, i) {
-        if word_before(s, p) {
-            // IBAN: two uppercase letters then check digits, at a word start.
-            if want.iban
-                && p >= 2
-                && s[p - 1].is_ascii_uppercase()
-                && s[p - 2].is_ascii_uppercase()
-                && !word_before(s, p - 2)
-            {
-                if let Some(end) = iban(s, p - 2) {
-                    found(p - 2, end, Builtin::Iban);
-                    i = end;
-                    continue;
-                }
-            }
-            i = p;
-            while i < s.len() && is_word(s[i]) {
-                i += 1;
-            }
-            continue;
-        }
-        let t = token(s, p);
-        let last_end = t.groups[t.n - 1].end;
-        // Most numbers in prose are short and alone: skip them cheaply.
-        // Fewer than four groups is no IPv4, and fewer than eight digits no
-        // card, SSN or phone.
-        let few = t.n < 4 && (0..t.n).map(|k| t.len(k)).sum::<usize>() < 8;
-        if few || (t.n == 1 && !t.plus && t.len(0) < 13) {
-            i = last_end.max(p + 1);
-            continue;
-        }
-        // The tail of a grouped IBAN-like code ("DE12 3456 ...") is not a card or phone.
-        if !iban_like_before(s, p) {
-            classify_all(&t, want, found);
-        }
-        i = last_end.max(p + 1);
-    }
+    super::trigger::for_each(s, |p| if s[p].is_ascii_digit() { at(s, p, want, found) } else { p + 1 });
 }
 
 /// Which numeric detectors are on.
@@ -136,55 +180,6 @@ impl Want {
     pub fn any(&self) -> bool {
         self.card || self.ssn || self.phone || self.ip || self.iban
     }
-}
-
-#[inline]
-#[cfg(target_arch = "x86_64")]
-fn next_digit(s: &[u8], from: usize) -> Option<usize> {
-    use std::arch::x86_64::{__m128i, _mm_set1_epi8};
-    use std::arch::x86_64::{_mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8};
-    // Sixteen bytes at a time with SSE2, which every x86_64 CPU has.
-    let mut i = from;
-    while i + 16 <= s.len() {
-        // SAFETY: SSE2 is in the x86_64 baseline, and the unaligned load
-        // reads s[i..i + 16], which the loop condition keeps in bounds.
-        let mask = unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
-            // Signed compares: bytes >= 0x80 are negative, so never digits.
-            let ge0 = _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0' as i8 - 1));
-            let le9 = _mm_cmplt_epi8(v, _mm_set1_epi8(b'9' as i8 + 1));
-            _mm_movemask_epi8(_mm_and_si128(ge0, le9))
-        };
-        if mask != 0 {
-            return Some(i + mask.trailing_zeros() as usize);
-        }
-        i += 16;
-    }
-    s[i..].iter().position(u8::is_ascii_digit).map(|o| i + o)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn next_digit(s: &[u8], from: usize) -> Option<usize> {
-    // Eight bytes at a time: most prose has few digits.
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut i = from;
-    while i + 8 <= s.len() {
-        let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-        // Bytes in 0x30..=0x39: x = w ^ 0x30 is < 10 exactly for digits (ASCII range).
-        let x = w ^ (LO * 0x30);
-        let lt10 = x.wrapping_sub(LO * 10) & !x & HI;
-        if lt10 != 0 {
-            let k = i + (lt10.trailing_zeros() / 8) as usize;
-            // The borrow trick can flag a byte after a real hit; check from the first flag.
-            if let Some(off) = s[k..i + 8].iter().position(u8::is_ascii_digit) {
-                return Some(k + off);
-            }
-            // Flagged bytes were false positives; the earlier bytes are not digits.
-        }
-        i += 8;
-    }
-    s[i..].iter().position(u8::is_ascii_digit).map(|o| i + o)
 }
 
 /// Whether groups `k - 1` and `k` are two 4-digit blocks joined by a space,
@@ -259,6 +254,13 @@ fn extension(s: &[u8], end: usize) -> usize {
 
 /// Classifies groups `i..=j`; returns the kind and the match start.
 fn classify(t: &Token, i: usize, j: usize, want: &Want) -> Option<(Builtin, usize)> {
+    let g = j - i + 1;
+    let plus = i == 0 && t.plus;
+    // Every kind but IPv4 (four groups) needs nine digits or more, or eight
+    // after a `+`: dates, times and versions end here.
+    if g != 4 && (i..=j).map(|k| t.len(k)).sum::<usize>() < if plus { 8 } else { 9 } {
+        return None;
+    }
     let mut buf = [0u8; MAX_DIGITS + 2];
     let mut nd = 0;
     for k in i..=j {
@@ -270,7 +272,6 @@ fn classify(t: &Token, i: usize, j: usize, want: &Want) -> Option<(Builtin, usiz
         nd += d.len();
     }
     let digits = &buf[..nd];
-    let g = j - i + 1;
     // Group lengths and the separators between them (seps[k] precedes group k+1).
     let mut lens_a = [0usize; 8];
     let mut seps_a: [&[u8]; 8] = [b""; 8];
@@ -282,7 +283,6 @@ fn classify(t: &Token, i: usize, j: usize, want: &Want) -> Option<(Builtin, usiz
     }
     let (lens, seps) = (&lens_a[..g], &seps_a[..g - 1]);
     let start = t.groups[i].start;
-    let plus = i == 0 && t.plus;
 
     if want.ip && g == 4 && !plus && seps.iter().all(|s| *s == b".") {
         let dotted_before = i > 0 && t.sep(i) == b".";
@@ -442,19 +442,6 @@ fn iban(s: &[u8], p: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn next_digit_agrees_with_a_byte_loop() {
-        // Every byte value, at every offset and length around the 16-byte steps.
-        let bytes: Vec<u8> = (0..=255u8).chain(b"abc/:9".iter().copied()).rev().collect();
-        for len in 0..bytes.len() {
-            for from in 0..=len {
-                let s = &bytes[..len];
-                let want = s[from..].iter().position(u8::is_ascii_digit).map(|o| from + o);
-                assert_eq!(super::next_digit(s, from), want, "len {len} from {from}");
-            }
-        }
-    }
-
     use super::*;
 
     fn all(s: &str) -> Vec<(&str, Builtin)> {

@@ -2,7 +2,7 @@
 //! prefix in a single pass; each hit is then checked against the shape of
 //! its secret (length, alphabet, word boundary).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, Input, MatchKind, Span};
 
 use super::{is_word, word_before, Builtin};
 
@@ -64,8 +64,40 @@ const PREFIXES: &[(&str, Builtin, Body)] = &[
     ("-----BEGIN ", Builtin::PrivateKey, Body::Pem),
 ];
 
+/// The prefix search: Teddy's vector search straight away where the CPU has
+/// it (the same search the automaton would run as its prefilter, without
+/// the layers around it), the automaton elsewhere.
+enum Prefixes {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Prefixes {
+    fn new(pats: &[&str]) -> Prefixes {
+        // Leftmost-longest so `sk-ant-` wins over `sk-`.
+        let packed =
+            packed::Config::new().match_kind(packed::MatchKind::LeftmostLongest).builder().extend(pats).build();
+        match packed {
+            Some(p) => Prefixes::Packed(p),
+            None => Prefixes::Automaton(
+                AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build(pats).expect("static patterns"),
+            ),
+        }
+    }
+
+    /// The leftmost-longest prefix in `b[from..]`: its start, end and pattern.
+    #[inline]
+    fn find(&self, b: &[u8], from: usize) -> Option<(usize, usize, usize)> {
+        let m = match self {
+            Prefixes::Packed(p) => p.find_in(b, Span::from(from..b.len()))?,
+            Prefixes::Automaton(ac) => ac.find(Input::new(b).span(from..b.len()))?,
+        };
+        Some((m.start(), m.end(), m.pattern().as_usize()))
+    }
+}
+
 pub(crate) struct Secrets {
-    ac: AhoCorasick,
+    prefixes: Prefixes,
     /// PREFIXES index of each automaton pattern (only enabled ones are built in).
     ids: Vec<usize>,
     /// The shortest text any enabled secret detector can match.
@@ -80,10 +112,8 @@ impl Secrets {
             return None;
         }
         let pats: Vec<&str> = ids.iter().map(|&i| PREFIXES[i].0).collect();
-        // Leftmost-longest so `sk-ant-` wins over `sk-`.
-        let ac = AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build(pats).expect("static patterns");
         let min = ids.iter().map(|&i| PREFIXES[i].0.len() + PREFIXES[i].2.min_len()).min().unwrap_or(usize::MAX);
-        Some(Secrets { ac, ids, min })
+        Some(Secrets { prefixes: Prefixes::new(&pats), ids, min })
     }
 
     /// The shortest text any enabled secret detector can match.
@@ -94,15 +124,14 @@ impl Secrets {
     pub fn scan(&self, s: &str, found: &mut impl FnMut(usize, usize, Builtin)) {
         let b = s.as_bytes();
         // Ids, model names and numbers with a digit get past the quick check;
-        // the automaton is not started on text too short for any secret.
+        // the prefix search is not started on text too short for any secret.
         if b.len() < self.min {
             return;
         }
         let mut at = 0;
         while at < b.len() {
-            let Some(m) = self.ac.find(&s[at..]) else { break };
-            let (start, pend) = (at + m.start(), at + m.end());
-            let (_, kind, body) = PREFIXES[self.ids[m.pattern().as_usize()]];
+            let Some((start, pend, pattern)) = self.prefixes.find(b, at) else { break };
+            let (_, kind, body) = PREFIXES[self.ids[pattern]];
             let ok_start = !word_before(b, start) || matches!(body, Body::Pem);
             match ok_start.then(|| body_end(b, pend, body)).flatten() {
                 Some(end) => {
@@ -219,6 +248,19 @@ mod tests {
         let mut v = Vec::new();
         sec.scan(s, &mut |a, b, k| v.push((&s[a..b], k)));
         v
+    }
+
+    #[test]
+    fn both_prefix_searches_agree() {
+        let pats: Vec<&str> = PREFIXES.iter().map(|p| p.0).collect();
+        let ac = Prefixes::Automaton(
+            AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build(&pats).expect("static patterns"),
+        );
+        let fast = Prefixes::new(&pats);
+        let text = "x sk-ant-a sk- AKIA ghp_ github_pat_ xoxb- AIza sk_live_ rk_test_ hf_ eyJ -----BEGIN ".repeat(3);
+        for from in 0..text.len() {
+            assert_eq!(fast.find(text.as_bytes(), from), ac.find(text.as_bytes(), from), "from {from}");
+        }
     }
 
     #[test]
