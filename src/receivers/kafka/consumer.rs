@@ -101,9 +101,13 @@ impl SignalConsumer {
                         let m = m.detach();
                         inflight_bytes += size(&m);
                         // Entering the pipeline waits for room (backpressure);
-                        // only the answer is awaited concurrently.
+                        // only the answer is awaited concurrently. A stop while
+                        // waiting leaves the message unmarked, so it comes again.
                         let outcome = match decode(self.signal, self.encoding, m.payload().unwrap_or_default()) {
-                            Ok(p) => Ok(submit(&self.out, &self.counters, p, true).await),
+                            Ok(p) => tokio::select! {
+                                s = submit(&self.out, &self.counters, p, true) => Ok(s),
+                                _ = stop.cancelled() => break,
+                            },
                             Err(e) => Err(e.to_string()),
                         };
                         inflight.push_back(async move {
