@@ -143,32 +143,100 @@ where
     S: Service<Arc<Payload>, Response = u64, Error = PipelineError> + Send,
     S::Future: Send,
 {
+    match export_until_removed(id, svc, retry, give_up, None, payload).await {
+        Outcome::Done(r) => r,
+        // Only an export given a removal can be handed back.
+        Outcome::Removed => Err(Failure::GaveUp),
+    }
+}
+
+/// How an export that can be handed back ended.
+pub(super) enum Outcome {
+    /// Delivered (with the items the backend rejected), failed for good, or
+    /// given up at the shutdown deadline: settled where it is.
+    Done(Result<u64, Failure>),
+    /// The backend was removed: the batch belongs to another one.
+    Removed,
+}
+
+/// Tells an export that its backend was removed (`token`), and how long an
+/// attempt in flight may still finish then (`grace`).
+pub(super) struct Removal<'a> {
+    pub token: &'a CancellationToken,
+    pub grace: std::time::Duration,
+}
+
+/// [`export`], which a [`Removal`] also stops: between attempts at once, an
+/// attempt in flight after the grace. A backend being scaled down usually
+/// still answers, and cancelling a request it already took would deliver
+/// the data twice; one that hangs is abandoned when the grace ends (if it
+/// did process the request, the data arrives twice: at-least-once).
+pub(super) async fn export_until_removed<S>(
+    id: &str,
+    svc: &mut S,
+    retry: &RetrySettings,
+    give_up: &CancellationToken,
+    removal: Option<Removal<'_>>,
+    payload: Arc<Payload>,
+) -> Outcome
+where
+    S: Service<Arc<Payload>, Response = u64, Error = PipelineError> + Send,
+    S::Future: Send,
+{
+    let removal = removal.as_ref();
+    let removed = || removal.is_some_and(|r| r.token.is_cancelled());
+    let on_removal = |grace: bool| async move {
+        match removal {
+            Some(r) => {
+                r.token.cancelled().await;
+                if grace {
+                    tokio::time::sleep(r.grace).await;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    };
     let started = std::time::Instant::now();
     let mut backoff = Backoff::new(retry);
     loop {
+        if give_up.is_cancelled() {
+            return Outcome::Done(Err(Failure::GaveUp));
+        }
+        if removed() {
+            return Outcome::Removed;
+        }
         let attempt = async {
             let svc = svc.ready().await?;
             svc.call(payload.clone()).await
         };
         let err = tokio::select! {
             r = attempt => match r {
-                Ok(rejected) => return Ok(rejected),
+                Ok(rejected) => return Outcome::Done(Ok(rejected)),
                 Err(e) => e,
             },
-            _ = give_up.cancelled() => return Err(Failure::GaveUp),
+            _ = on_removal(true) => {
+                tracing::info!(exporter = %id, "backend removed with an export in flight; abandoning it");
+                return Outcome::Removed;
+            }
+            _ = give_up.cancelled() => return Outcome::Done(Err(Failure::GaveUp)),
         };
         if !retry.enabled || !err.is_retryable() {
-            return Err(Failure::Failed(err));
+            return Outcome::Done(Err(Failure::Failed(err)));
+        }
+        // Another backend may take what this one cannot, whatever the retry budget says.
+        if removed() {
+            return Outcome::Removed;
         }
         let wait = backoff.next_wait(err.retry_after);
         let max = retry.max_elapsed_time;
         if !max.is_zero() && started.elapsed() + wait > max {
-            return Err(Failure::Failed(err));
+            return Outcome::Done(Err(Failure::Failed(err)));
         }
         tracing::info!(exporter = %id, error = %err, ?wait, "export failed; will retry");
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = give_up.cancelled() => return Err(Failure::GaveUp),
+            _ = on_removal(false) => return Outcome::Removed,
+            _ = give_up.cancelled() => return Outcome::Done(Err(Failure::GaveUp)),
         }
     }
 }

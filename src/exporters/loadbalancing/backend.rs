@@ -8,10 +8,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::super::driver::settle;
+use super::super::driver::{export_until_removed, Outcome, Removal};
 use super::super::otlp_grpc::OtlpGrpc;
 use super::super::{QueueSettings, RetrySettings, RunningExporter};
 use super::config::LoadBalancingConfig;
-use super::export::{export, Outcome};
 use crate::components::ComponentId;
 use crate::pipeline::Consumer;
 use crate::service::ServiceCtx;
@@ -174,9 +174,15 @@ impl Worker {
             }
             let Batch { payload, acks } = batch;
             let payload = Arc::new(payload);
-            let outcome =
-                export(&self.id, &mut self.svc, &self.retry, &self.removed, &self.give_up, self.grace, payload.clone())
-                    .await;
+            let outcome = export_until_removed(
+                &self.id,
+                &mut self.svc,
+                &self.retry,
+                &self.give_up,
+                Some(Removal { token: &self.removed, grace: self.grace }),
+                payload.clone(),
+            )
+            .await;
             match outcome {
                 Outcome::Done(o) => settle(&self.id, &self.counters, n, acks, o),
                 Outcome::Removed => {

@@ -9,7 +9,6 @@
 
 mod backend;
 mod config;
-mod export;
 mod resolver;
 mod ring;
 mod split;
@@ -26,6 +25,9 @@ use super::{ExporterHandle, RunningExporter};
 use crate::components::{parse_block, ComponentId, ExporterConfig, Factory, Kind, Parsed, Stability};
 use crate::config::yaml::Value;
 use crate::pipeline::{Consumer, OnFull};
+
+/// How long an export in flight may still finish after its backend was removed.
+pub(crate) const REMOVAL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::service::ServiceCtx;
 use crate::telemetry::ComponentCounters;
 use backend::{Backend, Links};
@@ -107,7 +109,7 @@ impl Lb {
             parked: BTreeMap::new(),
             rerouted,
             counters,
-            links: Links { give_up, reroute: reroute_tx, grace: export::REMOVAL_GRACE },
+            links: Links { give_up, reroute: reroute_tx, grace: REMOVAL_GRACE },
         };
         (lb, reroute_rx)
     }
