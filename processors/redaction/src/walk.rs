@@ -206,17 +206,7 @@ impl Engine {
             Some(_) if r.redact_all_types => self.scalar(v, url),
             _ => Fate::Same,
         };
-        match fate {
-            Fate::Same => true,
-            Fate::Changed => {
-                t.mask(|| kv.key.clone());
-                true
-            }
-            Fate::Drop => {
-                t.redact(|| kv.key.clone());
-                false
-            }
-        }
+        keep(fate, kv, t)
     }
 
     /// [`Engine::attr`] when only the detectors apply (`allow_all_keys` and
@@ -234,17 +224,7 @@ impl Engine {
             Some(Value::KvlistValue(_) | Value::ArrayValue(_)) => self.nested(&mut v.value),
             _ => Fate::Same,
         };
-        match fate {
-            Fate::Same => true,
-            Fate::Changed => {
-                t.mask(|| kv.key.clone());
-                true
-            }
-            Fate::Drop => {
-                t.redact(|| kv.key.clone());
-                false
-            }
-        }
+        keep(fate, kv, t)
     }
 
     /// Fail closed: a string or bytes value over the limit is replaced whole.
@@ -361,6 +341,22 @@ impl Engine {
         let s = cluster_url(&span.name);
         if s != span.name && !fully_redacted(&s) && !s.is_empty() && s != "..." {
             span.name = s;
+        }
+    }
+}
+
+/// Records what happened to an attribute in the summary; false drops it.
+#[inline]
+fn keep(fate: Fate, kv: &KeyValue, t: &mut Touched) -> bool {
+    match fate {
+        Fate::Same => true,
+        Fate::Changed => {
+            t.mask(|| kv.key.clone());
+            true
+        }
+        Fate::Drop => {
+            t.redact(|| kv.key.clone());
+            false
         }
     }
 }

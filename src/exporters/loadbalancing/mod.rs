@@ -4,7 +4,7 @@
 //!
 //! Unlike the Collector, a backend that leaves the resolver does not take
 //! its queue with it: its workers stop, and every batch still queued, in
-//! retry, or hanging in an export past a short grace (export.rs) goes back
+//! retry, or hanging in an export past a short grace (`driver::export_until_removed`) goes back
 //! through the ring to the new owner.
 
 mod backend;
