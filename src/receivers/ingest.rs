@@ -17,26 +17,25 @@ pub async fn ingest(out: &Fanout, counters: &ComponentCounters, payload: Payload
 }
 
 /// Data handed to the pipelines whose answer is still to come.
-pub struct Submitted {
+pub struct Submitted<'a> {
     rejected: Rejected,
     n: u64,
     done: Option<AckReceiver>,
-    counters: ComponentCounters,
+    counters: &'a ComponentCounters,
 }
 
 /// Hands decoded data to the pipelines. With `wait_for_room`, a full
 /// pipeline queue makes this wait instead of refusing: the backpressure of
 /// a receiver that pulls (Kafka), which has nobody to tell to retry.
-pub async fn submit(
+pub async fn submit<'a>(
     out: &Fanout,
-    counters: &ComponentCounters,
+    counters: &'a ComponentCounters,
     mut payload: Payload,
     wait_for_room: bool,
-) -> Submitted {
+) -> Submitted<'a> {
     let rejected = strip_invalid(&mut payload);
     let n = payload.item_count() as u64;
     counters.refused.inc_by(rejected.count);
-    let counters = counters.clone();
     if n == 0 {
         return Submitted { rejected, n, done: None, counters };
     }
@@ -45,7 +44,7 @@ pub async fn submit(
     Submitted { rejected, n, done: Some(done), counters }
 }
 
-impl Submitted {
+impl Submitted<'_> {
     /// Waits until every stage has settled the data (see `acknowledgements`).
     pub async fn answer(self) -> Result<Rejected, PipelineError> {
         let Some(done) = self.done else { return Ok(self.rejected) };
