@@ -258,23 +258,21 @@ impl Processor for TailSampler {
         ]
     }
 
-    fn process(&mut self, batch: Batch, out: &mut Vec<Batch>) {
-        let mut batch = batch;
-        match batch.payload {
-            Payload::Traces(ref mut rs) => {
-                let rs = std::mem::take(rs);
-                let now = (self.clock)();
-                // The buffer owns the data now (a trace that did not fit was
-                // decided early rather than refused): only durable acks wait.
-                batch.take_settleable_acks().into_iter().for_each(Ack::ok);
-                self.held = batch.acks;
-                self.ingest(rs, now);
-                std::mem::take(&mut self.held).into_iter().for_each(Ack::ok);
-                self.emit(out);
-            }
+    fn process(&mut self, mut batch: Batch, out: &mut Vec<Batch>) {
+        let Payload::Traces(rs) = &mut batch.payload else {
             // Only traces are sampled; anything else passes through untouched.
-            _ => out.push(batch),
-        }
+            out.push(batch);
+            return;
+        };
+        let rs = std::mem::take(rs);
+        let now = (self.clock)();
+        // The buffer owns the data now (a trace that did not fit was decided
+        // early rather than refused): only durable acks wait for the decision.
+        batch.take_settleable_acks().into_iter().for_each(Ack::ok);
+        self.held = batch.acks;
+        self.ingest(rs, now);
+        std::mem::take(&mut self.held).into_iter().for_each(Ack::ok);
+        self.emit(out);
     }
 
     fn next_deadline(&self) -> Option<Instant> {
